@@ -1,0 +1,1 @@
+"""PreGAN: proactive, GAN-driven fault tolerance for containerised edge clusters."""
