@@ -18,7 +18,7 @@ class ClassifierOutput:
     host_prob: np.ndarray  # (H,) probability that the host is faulty
     host_flags: np.ndarray  # (H,) bool, host_prob above the validation-chosen threshold
     embedding: np.ndarray  # (H, E) prototype-space embedding of each host
-    fault_class: np.ndarray  # (H,) int class id 1..K of the nearest prototype (0 if not flagged)
+    fault_class: np.ndarray  # (H,) int class id 1..K of the nearest prototype, for every host
     dim_scores: np.ndarray  # (H, D) per-dimension contribution, for diagnosis ranking
 
 
@@ -51,6 +51,7 @@ class FitContext:
     trainer_cfg: Any  # DictConfig of the Lightning Trainer (instantiate with overrides)
     loggers: list[Any]  # Lightning loggers (MLflow) to pass to every Trainer
     simulation_cfg: Any  # DictConfig used to build simulators (co-simulation, online phases)
+    callbacks_cfg: Any = None  # DictConfig of Trainer callbacks (checkpoint, early stopping)
 
 
 @runtime_checkable

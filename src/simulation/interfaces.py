@@ -101,7 +101,8 @@ class RecoveryDecision:
     host_scores: np.ndarray | None = None  # (H,) anomaly score, higher = more likely faulty
     host_flags: np.ndarray | None = None  # (H,) bool, hosts detected as faulty
     dim_scores: np.ndarray | None = None  # (H, D) root-cause score per resource, higher first
-    fault_class: np.ndarray | None = None  # (H,) int class id (1..5) for flagged hosts, else 0
+    fault_class: np.ndarray | None = None  # (H,) int class id 1..5 the method would assign each
+    # host (scored over truly faulty hosts only, whether or not they were flagged)
 
 
 @runtime_checkable

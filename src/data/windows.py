@@ -1,0 +1,216 @@
+"""Sliding windows over episodes, with per-host labels, for the fault classifier.
+
+A window ending at interval t holds intervals t-W+1..t of every host's metrics, and is labelled
+with the truth of interval t: this is what a policy sees at the start of interval t+1 and is
+scored against (docs/ARCHITECTURE.md). Windows that would start before interval 0 repeat
+interval 0 (edge padding), so every interval yields a window and the first decisions of an
+episode are made on the same kind of input as in training (`last_window` does the same online).
+
+Normalisation statistics (per-feature mean and standard deviation) come from the training
+split only; the module stores them in its checkpoint and normalises raw windows itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+
+class WindowDataError(ValueError):
+    """Episodes that cannot be windowed; the message names the split, episode and field."""
+
+
+@dataclass(frozen=True)
+class EpisodeArrays:
+    """The three arrays of an episode the classifier learns from (see ARCHITECTURE.md)."""
+
+    host_metrics: np.ndarray  # (T, H, D) float32 utilisation
+    fault_class: np.ndarray  # (T, H) int, 0 none, 1..K fault kind
+    fault_truth: np.ndarray  # (T, H, D) bool root-cause resources
+
+
+@dataclass(frozen=True)
+class WindowArrays:
+    """All windows of a split, as stacked arrays."""
+
+    windows: np.ndarray  # (N, W, H, D) float32, raw (unnormalised)
+    faulty: np.ndarray  # (N, H) int64, 1 if the host is faulty at the window's last interval
+    fault_class: np.ndarray  # (N, H) int64, 0..K
+    root_cause: np.ndarray  # (N, H, D) float32 in {0, 1}
+
+
+def window_indices(n_intervals: int, window: int) -> np.ndarray:
+    """(T, W) interval indices of the window ending at each t, clipped at 0 (edge padding)."""
+    ends = np.arange(n_intervals)[:, None]  # (T, 1)
+    offsets = np.arange(-window + 1, 1)[None, :]  # (1, W)
+    return np.clip(ends + offsets, 0, None)  # (T, W)
+
+
+def last_window(history: np.ndarray, window: int) -> np.ndarray:
+    """The (W, H, D) window a policy feeds the classifier from a (t, H, D) history (t >= 1)."""
+    if history.ndim != 3 or history.shape[0] < 1:
+        raise WindowDataError(f"history: expected (t >= 1, H, D), got shape {history.shape}")
+    idx = window_indices(history.shape[0], window)[-1]  # (W,)
+    return np.ascontiguousarray(history[idx], dtype=np.float32)  # (W, H, D)
+
+
+def _field(episode: Any, name: str) -> np.ndarray:
+    if isinstance(episode, dict):
+        return np.asarray(episode[name])
+    return np.asarray(getattr(episode, name))
+
+
+def episode_windows(episode: Any, window: int, where: str) -> WindowArrays:
+    """Windows and labels of one episode (anything with host_metrics, fault_class, fault_truth)."""
+    try:
+        metrics = _field(episode, "host_metrics")
+        fclass = _field(episode, "fault_class")
+        truth = _field(episode, "fault_truth")
+    except (KeyError, AttributeError) as err:
+        raise WindowDataError(f"{where}: missing field {err}") from None
+    if metrics.ndim != 3:
+        raise WindowDataError(f"{where}: host_metrics must be (T, H, D), got shape {metrics.shape}")
+    t, h, d = metrics.shape
+    if fclass.shape != (t, h):
+        raise WindowDataError(f"{where}: fault_class has shape {fclass.shape}, expected {(t, h)}")
+    if truth.shape != (t, h, d):
+        raise WindowDataError(f"{where}: fault_truth has shape {truth.shape}, expected {(t, h, d)}")
+    if not np.isfinite(metrics).all():
+        raise WindowDataError(f"{where}: host_metrics contains NaN or infinite values")
+    if fclass.min(initial=0) < 0:
+        raise WindowDataError(f"{where}: fault_class has negative value {fclass.min()}")
+    idx = window_indices(t, window)  # (T, W)
+    return WindowArrays(
+        windows=metrics.astype(np.float32)[idx],  # (T, W, H, D)
+        faulty=(fclass > 0).astype(np.int64),  # (T, H)
+        fault_class=fclass.astype(np.int64),  # (T, H)
+        root_cause=truth.astype(np.float32),  # (T, H, D)
+    )
+
+
+def split_windows(episodes: Sequence[Any], window: int, split: str) -> WindowArrays:
+    """Windows of every episode of a split, concatenated; all episodes must share (H, D)."""
+    if len(episodes) == 0:
+        raise WindowDataError(f"{split}: no episodes")
+    parts = [episode_windows(ep, window, f"{split} episode {i}") for i, ep in enumerate(episodes)]
+    shape = parts[0].windows.shape[2:]
+    for i, part in enumerate(parts):
+        if part.windows.shape[2:] != shape:
+            raise WindowDataError(
+                f"{split} episode {i}: (H, D) = {part.windows.shape[2:]}, episode 0 has {shape}"
+            )
+    fields = WindowArrays.__dataclass_fields__
+    return WindowArrays(
+        **{name: np.concatenate([getattr(p, name) for p in parts]) for name in fields}
+    )
+
+
+def _load(source: str | Path | Sequence[Any], split: str) -> Sequence[Any]:
+    if isinstance(source, str | Path):
+        # Imported here: the episode store is only needed when reading folders.
+        from pregan.data.episodes import load_split
+
+        return load_split(Path(source))
+    return source
+
+
+class WindowDataModule(L.LightningDataModule):
+    """Windows (N, W, H, D) with labels from train/val/test episodes, float32, seeded shuffling.
+
+    Each split is an episode folder (read with `pregan.data.episodes.load_split`) or an
+    in-memory sequence of episodes (objects or dicts with host_metrics, fault_class,
+    fault_truth). After `setup()`: `n_hosts`, `n_features`, `feature_mean`, `feature_std`
+    (training split only) and `faulty_fraction` (training split) describe the data.
+    """
+
+    def __init__(
+        self,
+        train: str | Path | Sequence[Any],
+        val: str | Path | Sequence[Any],
+        test: str | Path | Sequence[Any] | None = None,
+        window: int = 3,
+        batch_size: int = 128,
+        num_workers: int = 0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        if window < 1 or batch_size < 1:
+            raise WindowDataError(f"window and batch_size must be >= 1, got {window}, {batch_size}")
+        self.sources = {"train": train, "val": val, "test": test}
+        self.window = window
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.seed = seed
+        self.splits: dict[str, WindowArrays] = {}
+        self.feature_mean: np.ndarray | None = None  # (D,)
+        self.feature_std: np.ndarray | None = None  # (D,)
+        self.faulty_fraction: float | None = None
+
+    @property
+    def n_hosts(self) -> int:
+        return int(self._train().windows.shape[2])
+
+    @property
+    def n_features(self) -> int:
+        return int(self._train().windows.shape[3])
+
+    def _train(self) -> WindowArrays:
+        if "train" not in self.splits:
+            raise RuntimeError("WindowDataModule: call setup() before reading data properties")
+        return self.splits["train"]
+
+    def setup(self, stage: str | None = None) -> None:
+        for split, source in self.sources.items():
+            if source is None or split in self.splits:
+                continue
+            self.splits[split] = split_windows(_load(source, split), self.window, split)
+        train = self.splits["train"]
+        for split, arrays in self.splits.items():
+            if arrays.windows.shape[2:] != train.windows.shape[2:]:
+                raise WindowDataError(
+                    f"{split}: (H, D) = {arrays.windows.shape[2:]}, train has {train.windows.shape[2:]}"
+                )
+        # Statistics over each interval once (the last row of every window), not per window.
+        rows = train.windows[:, -1]  # (N, H, D)
+        self.feature_mean = rows.mean(axis=(0, 1)).astype(np.float32)  # (D,)
+        std = rows.std(axis=(0, 1)).astype(np.float32)  # (D,)
+        self.feature_std = np.where(std > 1e-6, std, 1.0).astype(np.float32)  # (D,)
+        self.faulty_fraction = float(train.faulty.mean())
+
+    def _dataset(self, split: str) -> TensorDataset:
+        if split not in self.splits:
+            raise WindowDataError(f"{split}: no episodes were given for this split")
+        a = self.splits[split]
+        return TensorDataset(
+            torch.from_numpy(a.windows),  # (N, W, H, D)
+            torch.from_numpy(a.faulty),  # (N, H)
+            torch.from_numpy(a.fault_class),  # (N, H)
+            torch.from_numpy(a.root_cause),  # (N, H, D)
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        generator = torch.Generator().manual_seed(self.seed)
+        return DataLoader(
+            self._dataset("train"),
+            batch_size=self.batch_size,
+            shuffle=True,
+            generator=generator,
+            num_workers=self.num_workers,
+        )
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(
+            self._dataset("val"), batch_size=self.batch_size, num_workers=self.num_workers
+        )
+
+    def test_dataloader(self) -> DataLoader:
+        return DataLoader(
+            self._dataset("test"), batch_size=self.batch_size, num_workers=self.num_workers
+        )

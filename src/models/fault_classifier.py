@@ -1,0 +1,394 @@
+"""PreGAN's fault detector and few-shot classifier as a LightningModule.
+
+Per host and window it gives: the probability of being faulty (anomaly head), an embedding
+whose nearest fault-class prototype is the predicted class, and a root-cause score per
+resource dimension. The module owns the losses, the torchmetrics and the optimiser; the
+networks live in `components/`. It normalises raw windows itself with the training split's
+statistics, which, together with the validation-chosen decision threshold, are buffers and
+travel with every checkpoint: a checkpoint alone is enough to make decisions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import lightning as L
+import numpy as np
+import torch
+from pregan.models.components.encoder import FPEEncoder
+from pregan.models.components.heads import AnomalyHead, DiagnosisHead, PrototypeHead
+from pregan.models.components.linear_encoder import LinearEncoder
+from pregan.models.interfaces import ClassifierOutput
+from pregan.models.losses import anomaly_loss, diagnosis_loss, prototype_losses
+from pregan.models.prototypes import PrototypeBank
+from pregan.simulation.interfaces import FAULT_KINDS
+from torch import nn
+from torchmetrics import MaxMetric, MeanMetric
+from torchmetrics.classification import (
+    BinaryF1Score,
+    BinaryPrecisionRecallCurve,
+    MulticlassAccuracy,
+)
+
+ENCODERS: dict[str, type[nn.Module]] = {"fpe": FPEEncoder, "linear": LinearEncoder}
+
+
+class ClassifierInputError(ValueError):
+    """A window that the fitted classifier cannot read (shape, dims, NaN)."""
+
+
+class ClassifierCheckpointError(ValueError):
+    """A classifier checkpoint that is missing, unreadable or incomplete; names the file."""
+
+
+class ClassifierTensors(NamedTuple):
+    """Raw outputs of one forward pass."""
+
+    logits: torch.Tensor  # (B, H, 2) normal / faulty
+    embedding: torch.Tensor  # (B, H, E) in [0, 1]
+    dim_logits: torch.Tensor  # (B, H, D) root-cause logits
+
+
+class FaultClassifierModule(L.LightningModule):
+    """Detector + nearest-prototype classifier + diagnosis ranking over windows (B, W, H, D).
+
+    Args:
+        n_hosts, n_features: H and D of the data (from the datamodule, never hard-coded).
+        window: W intervals per window.
+        encoder: "fpe" (GRU + GAT + self-attention) or "linear" (the ablation).
+        latent, heads, gat_heads, hidden: encoder sizes (see FPEEncoder).
+        embed_dim: prototype-space dimension (2 in the original).
+        n_classes: fault classes K (FAULT_KINDS by default); labels are 0 none, 1..K.
+        *_weight: weights of the anomaly CE, prototype pull, triplet and diagnosis BCE terms.
+        triplet_margin: margin of the triplet loss, in squared embedding distance.
+        faulty_class_weight: CE weight of the faulty class; None sets it from the training
+            split to n_normal / n_faulty (clipped to [1, 100]).
+        proto_momentum, proto_decay: prototype moving-average factor and its per-step decay.
+        optimizer, scheduler: `_partial_` factories (Hydra); AdamW(lr 1e-3, wd 1e-5) if None
+            (the original used 1e-4 one window at a time; see conf/classifier/fpe.yaml).
+    """
+
+    def __init__(
+        self,
+        n_hosts: int,
+        n_features: int,
+        window: int = 3,
+        encoder: str = "fpe",
+        latent: int = 10,
+        heads: int = 2,
+        gat_heads: int = 1,
+        hidden: int = 32,
+        embed_dim: int = 2,
+        n_classes: int = len(FAULT_KINDS),
+        anomaly_weight: float = 1.0,
+        prototype_weight: float = 1.0,
+        triplet_weight: float = 1.0,
+        diagnosis_weight: float = 1.0,
+        triplet_margin: float = 0.05,
+        faulty_class_weight: float | None = None,
+        proto_momentum: float = 0.22,
+        proto_decay: float = 0.995,
+        optimizer: Callable[..., torch.optim.Optimizer] | None = None,
+        scheduler: Callable[..., Any] | None = None,
+    ) -> None:
+        super().__init__()
+        if encoder not in ENCODERS:
+            raise ValueError(
+                f"classifier.encoder: unknown {encoder!r}, choose from {sorted(ENCODERS)}"
+            )
+        if n_hosts < 1 or n_features < 1 or window < 1:
+            raise ValueError(
+                f"classifier: n_hosts, n_features, window must be >= 1, got {n_hosts}, {n_features}, {window}"
+            )
+        self.save_hyperparameters(logger=False, ignore=["optimizer", "scheduler"])
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+
+        self.encoder = ENCODERS[encoder](
+            n_features, window, latent, heads, gat_heads, hidden=hidden
+        )
+        self.anomaly_head = AnomalyHead(latent, hidden)
+        self.prototype_head = PrototypeHead(latent, embed_dim, hidden)
+        self.diagnosis_head = DiagnosisHead(latent, n_features, hidden)
+        self.prototypes = PrototypeBank(n_classes, embed_dim, proto_momentum, proto_decay)
+
+        self.register_buffer("feature_mean", torch.zeros(n_features))  # (D,)
+        self.register_buffer("feature_std", torch.ones(n_features))  # (D,)
+        self.register_buffer("class_weight", torch.ones(2))  # (2,)
+        self.register_buffer("threshold", torch.tensor(0.5))
+        self.register_buffer("stats_fitted", torch.tensor(False))
+
+        self.train_loss = MeanMetric()
+        self.val_loss = MeanMetric()
+        self.val_curve = BinaryPrecisionRecallCurve()  # exact thresholds (sorting, deterministic)
+        self.val_f1_best = MaxMetric()
+        self.val_class_acc = MulticlassAccuracy(num_classes=n_classes, average="micro")
+        self.val_diag_top1 = MeanMetric()
+        self.test_f1 = BinaryF1Score()
+        self.test_class_acc = MulticlassAccuracy(num_classes=n_classes, average="micro")
+        self.test_diag_top1 = MeanMetric()
+
+    # ---------------------------------------------------------------- data statistics
+    def set_data_stats(
+        self, feature_mean: np.ndarray, feature_std: np.ndarray, faulty_fraction: float
+    ) -> None:
+        """Adopt the training split's normalisation and class balance (saved in checkpoints)."""
+        d = self.hparams.n_features
+        mean = np.asarray(feature_mean, dtype=np.float32)
+        std = np.asarray(feature_std, dtype=np.float32)
+        if mean.shape != (d,) or std.shape != (d,):
+            raise ValueError(
+                f"feature_mean/std: expected shape ({d},), got {mean.shape}, {std.shape}"
+            )
+        if not (np.isfinite(mean).all() and np.isfinite(std).all() and (std > 0).all()):
+            raise ValueError("feature_mean/std: must be finite with std > 0")
+        self.feature_mean.copy_(torch.from_numpy(mean))
+        self.feature_std.copy_(torch.from_numpy(std))
+        weight = self.hparams.faulty_class_weight
+        if weight is None:
+            weight = (1 - faulty_fraction) / faulty_fraction if faulty_fraction > 0 else 1.0
+            weight = float(np.clip(weight, 1.0, 100.0))
+        self.class_weight.copy_(torch.tensor([1.0, weight]))
+        self.stats_fitted.fill_(True)
+
+    def setup(self, stage: str) -> None:
+        dm = self.trainer.datamodule if self._trainer is not None else None
+        if stage != "fit" or dm is None or getattr(dm, "feature_mean", None) is None:
+            return
+        if (dm.n_hosts, dm.n_features) != (self.hparams.n_hosts, self.hparams.n_features):
+            raise ClassifierInputError(
+                f"datamodule has (H, D) = {(dm.n_hosts, dm.n_features)}, the model was built for "
+                f"{(self.hparams.n_hosts, self.hparams.n_features)}"
+            )
+        if getattr(dm, "window", self.hparams.window) != self.hparams.window:
+            raise ClassifierInputError(
+                f"datamodule window {dm.window} != model window {self.hparams.window}"
+            )
+        top = int(dm.splits["train"].fault_class.max())
+        if top > self.hparams.n_classes:
+            raise ClassifierInputError(
+                f"training fault_class reaches {top}, the model has n_classes={self.hparams.n_classes}"
+            )
+        self.set_data_stats(dm.feature_mean, dm.feature_std, dm.faulty_fraction)
+
+    # ---------------------------------------------------------------- forward and loss
+    def forward(self, x: torch.Tensor) -> ClassifierTensors:
+        """Raw windows x (B, W, H, D) -> logits (B, H, 2), embedding (B, H, E), dim_logits (B, H, D)."""
+        xn = (x - self.feature_mean) / self.feature_std  # (B, W, H, D)
+        z = self.encoder(xn)  # (B, H, L)
+        return ClassifierTensors(
+            logits=self.anomaly_head(z),  # (B, H, 2)
+            embedding=self.prototype_head(z),  # (B, H, E)
+            dim_logits=self.diagnosis_head(z, xn),  # (B, H, D)
+        )
+
+    def _losses(
+        self, out: ClassifierTensors, faulty: torch.Tensor, cls: torch.Tensor, rc: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        hp = self.hparams
+        mask = faulty.bool()  # (B, H)
+        detect = anomaly_loss(out.logits.reshape(-1, 2), faulty.reshape(-1), self.class_weight)
+        emb = out.embedding[mask]  # (M, E)
+        pull, triplet = prototype_losses(
+            emb, cls[mask] - 1, self.prototypes.vectors.clone(), hp.triplet_margin
+        )
+        diag = diagnosis_loss(out.dim_logits[mask], rc[mask])  # over (M, D)
+        total = (
+            hp.anomaly_weight * detect
+            + hp.prototype_weight * pull
+            + hp.triplet_weight * triplet
+            + hp.diagnosis_weight * diag
+        )
+        return {
+            "loss": total,
+            "anomaly": detect,
+            "prototype": pull,
+            "triplet": triplet,
+            "diagnosis": diag,
+        }
+
+    def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
+        x, faulty, cls, rc = batch  # (B, W, H, D), (B, H), (B, H), (B, H, D)
+        if not bool(self.stats_fitted):
+            raise RuntimeError(
+                "normalisation statistics not set: train with WindowDataModule or call set_data_stats"
+            )
+        out = self(x)
+        losses = self._losses(out, faulty, cls, rc)
+        mask = faulty.bool()  # (B, H)
+        self.prototypes.update(out.embedding[mask].detach(), cls[mask] - 1)
+        self.train_loss(losses["loss"])
+        self.log("train/loss", self.train_loss, on_step=False, on_epoch=True, prog_bar=True)
+        self.log_dict(
+            {f"train/{k}": v for k, v in losses.items() if k != "loss"},
+            on_step=False,
+            on_epoch=True,
+        )
+        return losses["loss"]
+
+    # ---------------------------------------------------------------- evaluation
+    def _diag_top1(
+        self, dim_logits: torch.Tensor, rc: torch.Tensor, cls: torch.Tensor
+    ) -> torch.Tensor:
+        """1.0 where the top-ranked dimension is a root cause, over faulty hosts with one root cause."""
+        single = (rc.sum(-1) == 1) & (cls > 0)  # (B, H)
+        top = dim_logits.argmax(-1, keepdim=True)  # (B, H, 1)
+        return rc.gather(-1, top).squeeze(-1)[single]  # (M,)
+
+    def on_train_start(self) -> None:
+        self.val_f1_best.reset()  # the sanity check's values must not count
+
+    def validation_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
+        x, faulty, cls, rc = batch
+        out = self(x)
+        self.val_loss(self._losses(out, faulty, cls, rc)["loss"])
+        prob = torch.softmax(out.logits, -1)[..., 1]  # (B, H)
+        self.val_curve.update(prob.reshape(-1), faulty.reshape(-1))
+        mask = faulty.bool()  # (B, H)
+        if mask.any():
+            self.val_class_acc.update(self.prototypes.classify(out.embedding[mask]), cls[mask] - 1)
+        hits = self._diag_top1(out.dim_logits, rc, cls)  # (M,)
+        if hits.numel():
+            self.val_diag_top1.update(hits)
+
+    def on_validation_epoch_end(self) -> None:
+        precision, recall, thresholds = self.val_curve.compute()  # (T+1,), (T+1,), (T,)
+        f1 = (
+            2 * precision[:-1] * recall[:-1] / (precision[:-1] + recall[:-1]).clamp_min(1e-12)
+        )  # (T,)
+        f1 = torch.nan_to_num(f1, nan=0.0)  # (T,)
+        best = int(torch.argmax(f1))
+        self.threshold.fill_(float(thresholds[best]))
+        self.val_f1_best(f1[best])
+        self.log_dict(
+            {
+                "val/loss": self.val_loss.compute(),
+                "val/f1": f1[best],
+                "val/f1_best": self.val_f1_best.compute(),
+                "val/threshold": self.threshold,
+            },
+            prog_bar=True,
+        )
+        if self.val_class_acc.update_count:
+            self.log("val/class_acc", self.val_class_acc.compute(), prog_bar=True)
+        if self.val_diag_top1.update_count:
+            self.log("val/diag_top1", self.val_diag_top1.compute())
+        for metric in (self.val_loss, self.val_curve, self.val_class_acc, self.val_diag_top1):
+            metric.reset()
+
+    def test_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
+        x, faulty, cls, rc = batch
+        out = self(x)
+        flags = (torch.softmax(out.logits, -1)[..., 1] >= self.threshold).long()  # (B, H)
+        self.test_f1.update(flags.reshape(-1), faulty.reshape(-1))
+        mask = faulty.bool()
+        if mask.any():
+            self.test_class_acc.update(self.prototypes.classify(out.embedding[mask]), cls[mask] - 1)
+        hits = self._diag_top1(out.dim_logits, rc, cls)
+        if hits.numel():
+            self.test_diag_top1.update(hits)
+
+    def on_test_epoch_end(self) -> None:
+        self.log("test/f1", self.test_f1.compute())
+        if self.test_class_acc.update_count:
+            self.log("test/class_acc", self.test_class_acc.compute())
+        if self.test_diag_top1.update_count:
+            self.log("test/diag_top1", self.test_diag_top1.compute())
+        for metric in (self.test_f1, self.test_class_acc, self.test_diag_top1):
+            metric.reset()
+
+    def configure_optimizers(self) -> Any:
+        factory = self.optimizer_factory or partial(torch.optim.AdamW, lr=1e-3, weight_decay=1e-5)
+        optimizer = factory(params=self.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        scheduler = self.scheduler_factory(optimizer=optimizer)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "monitor": "val/f1", "interval": "epoch"},
+        }
+
+    # ---------------------------------------------------------------- inference
+    def _check_windows(self, windows: np.ndarray) -> None:
+        hp = self.hparams
+        expected = (hp.window, hp.n_hosts, hp.n_features)
+        if (
+            not isinstance(windows, np.ndarray)
+            or windows.ndim != 4
+            or windows.shape[1:] != expected
+        ):
+            shape = getattr(windows, "shape", type(windows).__name__)
+            raise ClassifierInputError(
+                f"windows: expected (B, W, H, D) with (W, H, D) = {expected} as in the checkpoint, got {shape}"
+            )
+        if not np.isfinite(windows).all():
+            bad = np.argwhere(~np.isfinite(windows))[0]
+            raise ClassifierInputError(
+                f"windows: NaN or infinite value at index {tuple(int(i) for i in bad)}"
+            )
+        if not bool(self.stats_fitted):
+            raise ClassifierInputError(
+                "classifier has no normalisation statistics: fit it or load a checkpoint"
+            )
+
+    def predict_windows(self, windows: np.ndarray) -> ClassifierOutput:
+        """Verdicts for a batch of raw windows (B, W, H, D); every field gains a leading B axis."""
+        self._check_windows(windows)
+        was_training = self.training
+        self.eval()
+        with torch.inference_mode():
+            x = torch.as_tensor(windows, dtype=torch.float32, device=self.device)  # (B, W, H, D)
+            out = self(x)
+            prob = torch.softmax(out.logits, -1)[..., 1]  # (B, H)
+            flags = prob >= self.threshold  # (B, H)
+            fault_class = self.prototypes.classify(out.embedding) + 1  # (B, H) 1..K, every host
+            dim_scores = torch.sigmoid(out.dim_logits)  # (B, H, D)
+        self.train(was_training)
+        return ClassifierOutput(
+            host_prob=prob.cpu().numpy(),
+            host_flags=flags.cpu().numpy(),
+            embedding=out.embedding.cpu().numpy(),
+            fault_class=fault_class.cpu().numpy(),
+            dim_scores=dim_scores.cpu().numpy(),
+        )
+
+    def predict_window(self, window: np.ndarray) -> ClassifierOutput:
+        """Verdict for one raw window (W, H, D): host_prob (H,), flags, embedding (H, E), ..."""
+        if not isinstance(window, np.ndarray) or window.ndim != 3:
+            shape = getattr(window, "shape", type(window).__name__)
+            raise ClassifierInputError(f"window: expected (W, H, D), got {shape}")
+        out = self.predict_windows(window[None])
+        return ClassifierOutput(*(field[0] for field in vars(out).values()))
+
+    @classmethod
+    def from_checkpoint(
+        cls, path: str | Path, map_location: str | torch.device = "cpu"
+    ) -> FaultClassifierModule:
+        """Load a fitted classifier; a missing, unreadable or incomplete file raises a clear error."""
+        path = Path(path)
+        if not path.is_file():
+            raise ClassifierCheckpointError(f"{path}: checkpoint file not found")
+        try:
+            ckpt = torch.load(path, map_location=map_location, weights_only=True)
+        except Exception as err:  # torch raises several types for truncated or foreign files
+            raise ClassifierCheckpointError(
+                f"{path}: not a readable checkpoint ({type(err).__name__}: {err})"
+            ) from None
+        if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "hyper_parameters" not in ckpt:
+            raise ClassifierCheckpointError(f"{path}: missing 'state_dict' or 'hyper_parameters'")
+        try:
+            model = cls(**ckpt["hyper_parameters"])
+            model.load_state_dict(ckpt["state_dict"], strict=True)
+        except (TypeError, ValueError, RuntimeError) as err:
+            raise ClassifierCheckpointError(
+                f"{path}: does not hold a FaultClassifierModule ({err})"
+            ) from None
+        if not bool(model.stats_fitted):
+            raise ClassifierCheckpointError(
+                f"{path}: saved before normalisation statistics were set"
+            )
+        model.eval()
+        return model

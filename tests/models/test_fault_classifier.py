@@ -1,0 +1,250 @@
+"""FaultClassifierModule: learning on a synthetic cluster, inference contract, errors, resume."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
+from lightning.pytorch.callbacks import ModelCheckpoint
+from pregan.data.windows import WindowDataModule
+from pregan.models.fault_classifier import (
+    ClassifierCheckpointError,
+    ClassifierInputError,
+    FaultClassifierModule,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+N_HOSTS = 6
+
+
+def synthetic_episode(
+    rng: np.random.Generator, n_hosts: int = N_HOSTS, n_intervals: int = 60
+) -> dict:
+    """Hosts with random-walk utilisation and injected faults with the five kinds' signatures:
+    a hog pins one resource near capacity, a leak ramps RAM, a crash zeroes every metric."""
+    t, h, d = n_intervals, n_hosts, 4
+    noise = rng.normal(0, 0.03, size=(t, h, d))
+    metrics = np.clip(
+        rng.uniform(0.1, 0.5, size=(1, h, d)) + 0.3 * np.cumsum(noise, 0) + noise, 0, 1
+    )
+    fclass = np.zeros((t, h), dtype=np.int8)
+    truth = np.zeros((t, h, d), dtype=bool)
+    for host in range(h):
+        start = int(rng.integers(2, 10))
+        while start < t:
+            kind, end = int(rng.integers(1, 6)), min(t, start + int(rng.integers(3, 9)))
+            if kind == 5:
+                metrics[start:end, host] = 0.0
+                truth[start:end, host] = True
+            else:
+                dim = kind - 1
+                if kind == 2:
+                    ramp = np.linspace(0.15, 0.6, end - start)
+                    metrics[start:end, host, dim] = np.clip(
+                        metrics[start:end, host, dim] + ramp, 0, 1
+                    )
+                else:
+                    metrics[start:end, host, dim] = rng.uniform(0.85, 1.0, size=end - start)
+                truth[start:end, host, dim] = True
+            fclass[start:end, host] = kind
+            start = end + int(rng.integers(3, 15))
+    return {"host_metrics": metrics.astype(np.float32), "fault_class": fclass, "fault_truth": truth}
+
+
+def make_datamodule(seed: int = 0, n_train: int = 6, batch_size: int = 32) -> WindowDataModule:
+    rng = np.random.default_rng(seed)
+    train = [synthetic_episode(rng) for _ in range(n_train)]
+    val = [synthetic_episode(rng) for _ in range(2)]
+    test = [synthetic_episode(rng) for _ in range(3)]
+    dm = WindowDataModule(train, val, test, window=3, batch_size=batch_size, seed=seed)
+    dm.setup()
+    return dm
+
+
+def quiet_trainer(**kwargs) -> L.Trainer:
+    args = dict(
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        deterministic=True,
+    )
+    return L.Trainer(**(args | kwargs))
+
+
+@pytest.fixture(scope="module")
+def trained() -> tuple[FaultClassifierModule, WindowDataModule]:
+    torch.set_num_threads(1)
+    L.seed_everything(0, verbose=False)
+    dm = make_datamodule()
+    model = FaultClassifierModule(dm.n_hosts, dm.n_features)
+    quiet_trainer(max_epochs=12).fit(model, datamodule=dm)
+    return model, dm
+
+
+def test_learns_to_detect_classify_and_diagnose_unseen_episodes(trained):
+    model, dm = trained
+    test = dm.splits["test"]
+    out = model.predict_windows(test.windows)
+    truth = test.faulty.astype(bool)
+    tp = (out.host_flags & truth).sum()
+    f1 = 2 * tp / (out.host_flags.sum() + truth.sum())
+    assert f1 > 0.8
+    class_acc = (out.fault_class[truth] == test.fault_class[truth]).mean()
+    assert class_acc > 0.6  # chance is 0.2
+    single = test.root_cause.sum(-1) == 1  # diagnosis skips crashes (all four dims)
+    top = out.dim_scores.argmax(-1)
+    hit = np.take_along_axis(test.root_cause, top[..., None], -1)[..., 0][single]
+    assert hit.mean() > 0.8  # the faulty resource ranks first
+
+
+def test_threshold_is_the_validation_f1_maximiser(trained):
+    model, dm = trained
+    val = dm.splits["val"]
+    prob = model.predict_windows(val.windows).host_prob.ravel()
+    truth = val.faulty.ravel().astype(bool)
+
+    def f1(thr: float) -> float:
+        flags = prob >= thr
+        return 2 * (flags & truth).sum() / (flags.sum() + truth.sum())
+
+    chosen = float(model.threshold)
+    assert all(f1(chosen) >= f1(t) - 1e-9 for t in np.linspace(0.01, 0.99, 99))
+
+
+def test_predict_window_contract(trained):
+    model, dm = trained
+    windows = dm.splits["test"].windows[:5]
+    one = model.predict_window(windows[2])
+    assert one.host_prob.shape == (N_HOSTS,) and one.host_flags.dtype == bool
+    assert one.embedding.shape == (N_HOSTS, 2) and one.dim_scores.shape == (N_HOSTS, 4)
+    assert set(np.unique(one.fault_class)) <= set(range(1, 6))  # nearest prototype, every host
+    batch = model.predict_windows(windows)
+    np.testing.assert_allclose(batch.host_prob[2], one.host_prob, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("shape", "match"),
+    [
+        ((3, N_HOSTS + 1, 4), "as in the checkpoint"),
+        ((3, N_HOSTS, 5), "as in the checkpoint"),
+        ((4, N_HOSTS, 4), "as in the checkpoint"),
+    ],
+)
+def test_mismatched_window_is_rejected(trained, shape, match):
+    model, _ = trained
+    with pytest.raises(ClassifierInputError, match=match):
+        model.predict_window(np.zeros(shape, dtype=np.float32))
+
+
+def test_nan_window_is_rejected(trained):
+    model, _ = trained
+    window = np.zeros((3, N_HOSTS, 4), dtype=np.float32)
+    window[1, 2, 3] = np.nan
+    with pytest.raises(ClassifierInputError, match=r"NaN .* \(0, 1, 2, 3\)"):
+        model.predict_window(window)
+
+
+def test_checkpoint_round_trip_keeps_stats_threshold_and_prototypes(trained, tmp_path):
+    model, dm = trained
+    path = tmp_path / "model.ckpt"
+    trainer = quiet_trainer(max_epochs=1)
+    trainer.strategy.connect(model)
+    trainer.save_checkpoint(path)
+    loaded = FaultClassifierModule.from_checkpoint(path)
+    assert float(loaded.threshold) == float(model.threshold)
+    assert torch.equal(loaded.feature_mean, model.feature_mean)
+    assert torch.equal(loaded.prototypes.vectors, model.prototypes.vectors)
+    windows = dm.splits["test"].windows[:4]
+    np.testing.assert_array_equal(
+        loaded.predict_windows(windows).host_prob, model.predict_windows(windows).host_prob
+    )
+
+
+def _tree_digest(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}
+
+
+@pytest.mark.parametrize("content", [None, b"not a checkpoint", b"PK\x03\x04truncated"])
+def test_missing_or_corrupt_checkpoint_is_a_clear_error_and_writes_nothing(tmp_path, content):
+    path = tmp_path / "model.ckpt"
+    if content is not None:
+        path.write_bytes(content)
+    before = _tree_digest(tmp_path)
+    with pytest.raises(ClassifierCheckpointError, match="model.ckpt"):
+        FaultClassifierModule.from_checkpoint(path)
+    assert _tree_digest(tmp_path) == before
+
+
+def test_foreign_checkpoint_is_rejected(tmp_path):
+    path = tmp_path / "other.ckpt"
+    torch.save({"state_dict": {"w": torch.zeros(1)}, "hyper_parameters": {"n_hosts": 2}}, path)
+    with pytest.raises(ClassifierCheckpointError, match="does not hold a FaultClassifierModule"):
+        FaultClassifierModule.from_checkpoint(path)
+
+
+def test_unfitted_model_refuses_to_predict():
+    model = FaultClassifierModule(n_hosts=2, n_features=4)
+    with pytest.raises(ClassifierInputError, match="normalisation"):
+        model.predict_window(np.zeros((3, 2, 4), dtype=np.float32))
+
+
+def test_datamodule_shape_must_match_model():
+    dm = make_datamodule(n_train=1)
+    with pytest.raises(ClassifierInputError, match=r"\(H, D\)"):
+        quiet_trainer(fast_dev_run=True).fit(FaultClassifierModule(N_HOSTS + 2, 4), datamodule=dm)
+
+
+@pytest.mark.parametrize("name", ["fpe", "linear"])
+def test_config_fast_dev_run(name):
+    dm = make_datamodule(n_train=1)
+    with initialize_config_dir(str(REPO_ROOT / "conf" / "classifier"), version_base="1.3"):
+        cfg = compose(name)
+    model = instantiate(cfg, n_hosts=dm.n_hosts, n_features=dm.n_features)
+    trainer = quiet_trainer(fast_dev_run=True)
+    trainer.fit(model, datamodule=dm)
+    assert np.isfinite(float(trainer.callback_metrics["train/loss"]))
+    assert "val/f1" in trainer.callback_metrics and "val/class_acc" in trainer.callback_metrics
+    assert bool(model.stats_fitted)
+
+
+def _fit_state(seed: int) -> dict[str, torch.Tensor]:
+    L.seed_everything(seed, verbose=False)
+    dm = make_datamodule(n_train=1)
+    model = FaultClassifierModule(dm.n_hosts, dm.n_features)
+    quiet_trainer(max_epochs=1, limit_val_batches=1).fit(model, datamodule=dm)
+    return model.state_dict()
+
+
+def test_training_is_deterministic_under_seed():
+    a, b, c = _fit_state(3), _fit_state(3), _fit_state(4)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_resume_from_last_checkpoint(tmp_path):
+    L.seed_everything(0, verbose=False)
+    dm = make_datamodule(n_train=1)
+
+    def run(epochs: int, ckpt: Path | None) -> tuple[L.Trainer, FaultClassifierModule]:
+        model = FaultClassifierModule(dm.n_hosts, dm.n_features)
+        callback = ModelCheckpoint(dirpath=tmp_path, save_last=True, monitor="val/f1", mode="max")
+        trainer = quiet_trainer(max_epochs=epochs, enable_checkpointing=True, callbacks=[callback])
+        trainer.fit(model, datamodule=dm, ckpt_path=ckpt)
+        return trainer, model
+
+    first, model1 = run(2, None)
+    last = tmp_path / "last.ckpt"
+    assert last.is_file()
+    second, model2 = run(3, last)
+    assert second.current_epoch == 3
+    assert second.global_step == first.global_step * 3 // 2
+    assert int(model2.prototypes.steps) == second.global_step  # prototype state resumed too
+    assert torch.equal(model2.feature_std, model1.feature_std)
