@@ -1,0 +1,68 @@
+"""The episode's container arrivals, drawn up front as one stream of arrays.
+
+Containers are admitted into free slots in arrival order, so the queue is just the range
+of the stream between "admitted" and "arrived": no queue object to copy when forking.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from pregan.simulation.config import SimulationConfig
+from pregan.simulation.workload_bank import WorkloadBank
+
+
+@dataclass(frozen=True)
+class ArrivalStream:
+    """A containers in arrival order."""
+
+    arrived_by: np.ndarray  # (T + 1,) [t] = containers created before interval t
+    creation: np.ndarray  # (A,) int64 interval of arrival
+    trace: np.ndarray  # (A,) int64 row of the workload bank it replays
+    deadline_s: np.ndarray  # (A,) absolute SLA deadline, seconds
+    work_mi: np.ndarray  # (A,) total work, million instructions
+    disk_mb: np.ndarray  # (A,) disk size
+
+    @property
+    def n_total(self) -> int:
+        return int(self.creation.shape[0])
+
+
+def arrivals_per_interval(cfg: SimulationConfig, rng: np.random.Generator) -> np.ndarray:
+    """(T,) counts: per interval floor(s) + Bernoulli(frac s) draws of max(1, int(N(1, 1.5))).
+
+    With s = n_hosts / 16 this is the original's process at 16 hosts, and its mean scales
+    with the host count at any other size.
+    """
+    T, s = cfg.n_intervals, cfg.scale
+    draws = np.floor(s).astype(np.int64) + (rng.random(T) < s - np.floor(s))  # (T,)
+    sizes = np.maximum(
+        1, rng.normal(cfg.arrivals.mean, cfg.arrivals.std, draws.sum()).astype(np.int64)
+    )
+    owner = np.repeat(np.arange(T), draws)
+    return np.bincount(owner, weights=sizes, minlength=T).astype(np.int64)
+
+
+def draw_arrivals(
+    cfg: SimulationConfig, bank: WorkloadBank, rng: np.random.Generator
+) -> ArrivalStream:
+    counts = arrivals_per_interval(cfg, rng)  # (T,)
+    A = int(counts.sum())
+    creation = np.repeat(np.arange(cfg.n_intervals), counts)  # (A,)
+    trace = rng.integers(0, bank.n_traces, A)
+    sla = np.maximum(1.0, rng.normal(cfg.sla_intervals.mean, cfg.sla_intervals.std, A))  # intervals
+    disk_mb = rng.choice(np.asarray(cfg.container_disk_mb, dtype=np.float64), A)
+    # Work = demand summed over int(1.2 x SLA) samples (wrapping past the trace end) x interval.
+    n_samples = np.maximum(1, (cfg.work_sla_factor * sla).astype(np.int64))  # (A,)
+    j = np.arange(int(n_samples.max(initial=1)))  # (S,)
+    demand = bank.cpu_mips[trace[:, None], j[None, :] % bank.length]  # (A, S)
+    work = np.where(j[None, :] < n_samples[:, None], demand, 0.0).sum(axis=1) * cfg.interval_s
+    return ArrivalStream(
+        arrived_by=np.concatenate([[0], np.cumsum(counts)]),
+        creation=creation,
+        trace=trace,
+        deadline_s=(creation + sla) * cfg.interval_s,
+        work_mi=np.maximum(work, 1.0),
+        disk_mb=disk_mb,
+    )

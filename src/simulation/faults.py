@@ -1,0 +1,108 @@
+"""Seeded fault schedules and what an active fault does to a host in one interval.
+
+The whole episode's schedule is drawn up front (one vectorised draw per interval over all
+hosts), so ground truth is exact, a fault-free run of the same seed differs only in the
+faults, and a forked simulator never has to touch the fault RNG again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from pregan.simulation.config import FaultsConfig
+from pregan.simulation.interfaces import FAULT_KINDS, RESOURCES, ROOT_CAUSE
+
+CPU, LEAK, DISK, NET, CRASH = range(1, 6)  # class ids, FAULT_KINDS order
+
+ROOT_CAUSE_MASK = np.zeros((len(FAULT_KINDS) + 1, len(RESOURCES)), dtype=bool)  # (6, 4)
+for _k, _name in enumerate(FAULT_KINDS, start=1):
+    ROOT_CAUSE_MASK[_k, [RESOURCES.index(r) for r in ROOT_CAUSE[_name]]] = True
+
+
+@dataclass(frozen=True)
+class FaultSchedule:
+    """Which fault each host has in each interval, and how hard it hits."""
+
+    kind: np.ndarray  # (T, H) int8, 0 none, 1..5 FAULT_KINDS
+    intensity: np.ndarray  # (T, H) float64
+    progress: np.ndarray  # (T, H) float64, (age + 1) / duration of the active fault
+
+    @property
+    def truth(self) -> np.ndarray:
+        return ROOT_CAUSE_MASK[self.kind]  # (T, H, 4) bool
+
+    def effects(self, t: int) -> FaultEffects:
+        """The fault effects of interval t (the last interval's persist beyond the end)."""
+        t = min(t, self.kind.shape[0] - 1)
+        k, i = self.kind[t], self.intensity[t]
+        return FaultEffects(
+            cpu_hog=np.where(k == CPU, i, 0.0),
+            leak=np.where(k == LEAK, i * self.progress[t], 0.0),
+            disk_hog=np.where(k == DISK, i, 0.0),
+            net_hog=np.where(k == NET, i, 0.0),
+            down=k == CRASH,
+        )
+
+
+@dataclass(frozen=True)
+class FaultEffects:
+    """Per-host fault load in one interval, (H,) each, as fractions of capacity."""
+
+    cpu_hog: np.ndarray  # MIPS consumed by a hog
+    leak: np.ndarray  # RAM held by a leaking process
+    disk_hog: np.ndarray  # disk bandwidth consumed
+    net_hog: np.ndarray  # network bandwidth consumed
+    down: np.ndarray  # bool, host crashed
+
+
+def draw_faults(
+    cfg: FaultsConfig, n_hosts: int, n_intervals: int, rng: np.random.Generator
+) -> FaultSchedule:
+    """Draw a schedule: a free host starts a fault of kind k with probability rate_k.
+
+    One fault at a time per host keeps the class label single-valued. Scripted faults are
+    written over the drawn ones.
+    """
+    T, H = n_intervals, n_hosts
+    kind = np.zeros((T, H), dtype=np.int8)
+    intensity = np.zeros((T, H))
+    progress = np.zeros((T, H))
+    if cfg.random and cfg.kinds:
+        ids = np.array([FAULT_KINDS.index(k) + 1 for k in cfg.kinds], dtype=np.int8)
+        rates = np.array([c.rate for c in cfg.kinds.values()])
+        if rates.sum() > 1:
+            rates = rates / rates.sum()
+        cum = np.cumsum(rates)  # (K,)
+        d_lo = np.array([c.duration.low for c in cfg.kinds.values()])
+        d_hi = np.array([c.duration.high for c in cfg.kinds.values()])
+        i_lo = np.array([c.intensity.low for c in cfg.kinds.values()])
+        i_hi = np.array([c.intensity.high for c in cfg.kinds.values()])
+        cur_k = np.zeros(H, dtype=np.int64)  # index into ids, valid while left > 0
+        cur_i = np.zeros(H)
+        cur_d = np.ones(H, dtype=np.int64)
+        left = np.zeros(H, dtype=np.int64)
+        for t in range(T):
+            u, ud, ui = rng.random(H), rng.random(H), rng.random(H)
+            pick = np.searchsorted(cum, u, side="right")  # (H,) K means no fault
+            start = (left == 0) & (pick < len(ids))
+            k = np.minimum(pick, len(ids) - 1)
+            dur = np.floor(d_lo[k] + ud * (d_hi[k] - d_lo[k] + 1)).astype(np.int64)
+            cur_k = np.where(start, k, cur_k)
+            cur_d = np.where(start, np.maximum(dur, 1), cur_d)
+            cur_i = np.where(start, i_lo[k] + ui * (i_hi[k] - i_lo[k]), cur_i)
+            left = np.where(start, cur_d, left)
+            on = left > 0
+            kind[t] = np.where(on, ids[cur_k], 0)
+            intensity[t] = np.where(on, cur_i, 0.0)
+            progress[t] = np.where(on, (cur_d - left + 1) / cur_d, 0.0)
+            left = np.maximum(left - 1, 0)
+    for sf in cfg.scripted:
+        end = min(sf.onset + sf.duration, T)
+        if sf.onset >= end:
+            continue
+        span = np.arange(sf.onset, end)
+        kind[span, sf.host] = FAULT_KINDS.index(sf.kind) + 1
+        intensity[span, sf.host] = sf.intensity
+        progress[span, sf.host] = (span - sf.onset + 1) / sf.duration
+    return FaultSchedule(kind=kind, intensity=intensity, progress=progress)

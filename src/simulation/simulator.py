@@ -1,0 +1,272 @@
+"""The live co-simulator: one seeded episode, interval by interval, plus co-simulation.
+
+All randomness is drawn from one seed through independent streams (arrivals, faults,
+monitoring noise), so a fault-free run of the same seed sees the same containers, and
+forking or co-simulating never disturbs the live episode.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from pregan.data.episodes import EpisodeRecord
+from pregan.data.labels import percentile_labels
+from pregan.simulation import engine
+from pregan.simulation.arrivals import draw_arrivals
+from pregan.simulation.config import (
+    FaultsConfig,
+    SimulationConfig,
+    faults_from_dictconfig,
+    simulation_from_dictconfig,
+)
+from pregan.simulation.faults import FaultEffects, draw_faults
+from pregan.simulation.hosts import build_hosts, cluster_spec
+from pregan.simulation.interfaces import QOS_COLUMNS, RESOURCES, ClusterSpec, Observation
+from pregan.simulation.state import SlotState
+from pregan.simulation.workload_bank import WorkloadBank
+
+
+class PlacementError(ValueError):
+    """A placement array has the wrong shape, type or host index."""
+
+
+@dataclass(frozen=True)
+class CosimResult:
+    """Scores of B candidate placements over a co-simulated horizon, (B,) each."""
+
+    energy_j: np.ndarray  # total energy over the horizon
+    mean_response_s: np.ndarray  # finished containers' response, unfinished ones projected
+    sla_violations: np.ndarray  # containers finished late within the horizon
+    migrations: np.ndarray  # moves enacted over the horizon
+
+
+def _nan_div(num: float, den: float) -> float:
+    return float(num / den) if den > 0 else float("nan")
+
+
+class Simulator:
+    """A Raspberry-Pi edge cluster running one seeded episode of `n_intervals` intervals."""
+
+    def __init__(
+        self, sim_cfg: SimulationConfig, faults_cfg: FaultsConfig, bank: WorkloadBank, seed: int
+    ) -> None:
+        self.cfg, self.faults_cfg, self.seed = sim_cfg, faults_cfg, int(seed)
+        arrival_ss, fault_ss, noise_ss = np.random.SeedSequence(self.seed).spawn(3)
+        hosts = build_hosts(sim_cfg)
+        self.spec: ClusterSpec = cluster_spec(sim_cfg, hosts)
+        self._ctx = engine.EngineContext(
+            hosts=hosts,
+            bank=bank,
+            interval_s=float(sim_cfg.interval_s),
+            router_bw=float(sim_cfg.router_bandwidth_mbps),
+            burst_factor=float(sim_cfg.burst_factor),
+            slowdown=sim_cfg.slowdown,
+        )
+        T, H, C = sim_cfg.n_intervals, hosts.n_hosts, sim_cfg.slots
+        self._arrivals = draw_arrivals(sim_cfg, bank, np.random.default_rng(arrival_ss))
+        self._faults = draw_faults(faults_cfg, H, T, np.random.default_rng(fault_ss))
+        self._noise = np.random.default_rng(noise_ss)
+        self._fx_cache: dict[int, FaultEffects] = {}
+        self._state = SlotState.empty(C)
+        self._admitted = 0
+        self.t = 0
+        self._metrics = np.zeros((T, H, len(RESOURCES)), dtype=np.float32)
+        self._placement = np.full((T, C), -1, dtype=np.int16)
+        self._qos = np.full((T, len(QOS_COLUMNS)), np.nan)
+        self._prepare()
+
+    @classmethod
+    def from_config(cls, cfg: Any, seed: int) -> Simulator:
+        """Build from a config with .simulation, .workload and .faults (validated here)."""
+        from pregan.simulation.workload import build_workload
+
+        sim_cfg = simulation_from_dictconfig(cfg.simulation)
+        faults_cfg = faults_from_dictconfig(cfg.faults, sim_cfg.n_hosts)
+        return cls(sim_cfg, faults_cfg, build_workload(cfg.workload, seed), seed)
+
+    @property
+    def n_intervals(self) -> int:
+        return int(self.cfg.n_intervals)
+
+    @property
+    def done(self) -> bool:
+        return self.t >= self.n_intervals
+
+    def _effects(self, t: int) -> FaultEffects:
+        """Fault effects of interval t, computed once (observe, step and cosim all need them)."""
+        if t not in self._fx_cache:
+            self._fx_cache = {t: self._faults.effects(t)}
+        return self._fx_cache[t]
+
+    def _prepare(self) -> None:
+        """Start interval t: crashed hosts drop their containers, the queue fills free slots."""
+        if self.done:
+            return
+        engine.evict_crashed(self._state, self._effects(self.t).down)
+        s, a = self._state, self._arrivals
+        free = np.flatnonzero(~s.active[0])
+        n = min(len(free), int(a.arrived_by[self.t + 1]) - self._admitted)
+        slots, ids = free[:n], np.arange(self._admitted, self._admitted + n)
+        s.active[0, slots] = True
+        s.host[0, slots] = -1
+        s.trace[0, slots] = a.trace[ids]
+        s.sample[0, slots] = 0
+        s.work_total[0, slots] = a.work_mi[ids]
+        s.work_done[0, slots] = 0.0
+        s.creation[0, slots] = a.creation[ids]
+        s.start_s[0, slots] = np.nan
+        s.deadline_s[0, slots] = a.deadline_s[ids]
+        s.disk_mb[0, slots] = a.disk_mb[ids]
+        self._admitted += n
+
+    def observe(self) -> Observation:
+        """What a scheduler or policy may see before interval t runs (no fault truth)."""
+        s = self._state
+        dem = engine.demand(s, self._ctx.bank)
+        host = s.host[0]
+        placed = host[None] >= 0
+        H = self.spec.n_hosts
+
+        def used(values: np.ndarray) -> np.ndarray:
+            return engine.host_sum(np.where(placed, values, 0.0), s.host, H)[0]
+
+        history = self._metrics[: self.t]
+        history.flags.writeable = False
+        active = s.active[0].copy()
+        return Observation(
+            t=self.t,
+            spec=self.spec,
+            host_metrics=history,
+            host_up=~self._effects(self.t).down,
+            placement=host.copy(),
+            active=active,
+            needs_placement=active & (host < 0),
+            container_mips=dem.mips[0],
+            container_ram_mb=dem.ram_mb[0],
+            container_disk_mb=np.where(active, s.disk_mb[0], 0.0),
+            host_free_mips=self.spec.host_ips - used(dem.mips),
+            host_free_ram_mb=self.spec.host_ram_mb - used(dem.ram_mb),
+            host_free_disk_mb=self.spec.host_disk_mb - used(s.disk_mb),
+        )
+
+    def _check_placement(self, placement: Any, batched: bool) -> np.ndarray:
+        arr = np.asarray(placement)
+        C, H = self.spec.n_slots, self.spec.n_hosts
+        want = "(B, C)" if batched else "(C,)"
+        if arr.ndim != (2 if batched else 1) or arr.shape[-1] != C:
+            raise PlacementError(f"placement must have shape {want} with C={C}, got {arr.shape}")
+        if not np.issubdtype(arr.dtype, np.integer):
+            raise PlacementError(f"placement must hold integer host indices, got dtype {arr.dtype}")
+        if arr.size and (arr.min() < -1 or arr.max() >= H):
+            raise PlacementError(
+                f"placement host indices must be in [-1, {H}), got range [{arr.min()}, {arr.max()}]"
+            )
+        return arr.astype(np.int64).reshape(-1, C)
+
+    def step(self, placement: Any) -> np.ndarray:
+        """Run interval t with the requested (C,) placement; return its QoS row."""
+        if self.done:
+            raise RuntimeError(f"episode finished: all {self.n_intervals} intervals executed")
+        target = self._check_placement(placement, batched=False)  # (1, C)
+        t, fx = self.t, self._effects(self.t)
+        res = engine.step(self._ctx, self._state, target, t, fx)
+        noisy = res.util[0] + self._noise.normal(0.0, self.cfg.noise_std, res.util[0].shape)
+        noisy[fx.down] = 0.0
+        self._metrics[t] = np.clip(noisy, 0.0, 1.0)
+        self._placement[t] = res.placement[0]
+        queued_for_slot = int(self._arrivals.arrived_by[t + 1]) - self._admitted
+        row = np.array(
+            [
+                res.energy_j[0],
+                _nan_div(res.response_sum_s[0], res.completed[0]),
+                res.sla_violations[0],
+                res.completed[0],
+                res.migrations[0],
+                _nan_div(res.migration_sum_s[0], res.migrations[0]),
+                _nan_div(res.wait_sum[0], res.started[0]),
+                res.active_placed[0],
+                res.unplaced[0] + queued_for_slot,
+            ],
+            dtype=np.float64,
+        )
+        self._qos[t] = row
+        self.t += 1
+        self._prepare()
+        return row
+
+    def fault_class_now(self) -> np.ndarray:
+        """(H,) injected fault class of the last executed interval (zeros before the first)."""
+        if self.t == 0:
+            return np.zeros(self.spec.n_hosts, dtype=np.int64)
+        return self._faults.kind[self.t - 1].astype(np.int64)
+
+    def fork(self) -> Simulator:
+        """An independent copy; shares only the read-only bank, arrivals and fault schedule."""
+        child = copy.copy(self)
+        child._state = self._state.copy()
+        child._noise = copy.deepcopy(self._noise)
+        child._metrics = self._metrics.copy()
+        child._placement = self._placement.copy()
+        child._qos = self._qos.copy()
+        return child
+
+    def cosimulate(self, candidates: Any, horizon: int = 1) -> CosimResult:
+        """Score B candidate placements over `horizon` intervals from the current state.
+
+        Each candidate is requested every interval of the horizon; the faults of the
+        current interval persist and nothing new arrives. Containers still running at the
+        end count with their elapsed time plus a projected finish at their last rate (or at
+        base demand if unplaced), so every candidate gets a finite response figure that
+        reflects where it put them.
+        """
+        if horizon < 1:
+            raise ValueError(f"cosimulate: horizon must be >= 1, got {horizon}")
+        cand = self._check_placement(candidates, batched=True)  # (B, C)
+        B = cand.shape[0]
+        state = self._state.repeat(B)
+        fx = self._effects(self.t)
+        energy, sla, migrations = np.zeros(B), np.zeros(B), np.zeros(B)
+        resp_sum, n_done = np.zeros(B), np.zeros(B)
+        rate = np.zeros(cand.shape)
+        for k in range(horizon):
+            res = engine.step(self._ctx, state, cand, self.t + k, fx)
+            energy += res.energy_j
+            sla += res.sla_violations
+            migrations += res.migrations
+            resp_sum += res.response_sum_s
+            n_done += res.completed
+            rate = res.rate
+        end_s = (self.t + horizon) * self._ctx.interval_s
+        left = state.work_total - state.work_done  # (B, C)
+        base = np.maximum(engine.demand(state, self._ctx.bank).mips, 1.0)
+        projected = left / np.where(rate > 0, rate, base)
+        elapsed = np.where(np.isnan(state.start_s), 0.0, end_s - state.start_s)
+        open_resp = np.where(state.active, elapsed + projected, 0.0).sum(axis=1)
+        n = n_done + state.active.sum(axis=1)
+        return CosimResult(
+            energy_j=energy,
+            mean_response_s=(resp_sum + open_resp) / np.maximum(n, 1),
+            sla_violations=sla,
+            migrations=migrations,
+        )
+
+    def record(self) -> EpisodeRecord:
+        """The executed intervals as an EpisodeRecord, labelled as `faults.labels` says."""
+        t = self.t
+        metrics = self._metrics[:t].copy()
+        if self.faults_cfg.labels == "percentile":
+            truth, klass = percentile_labels(metrics, self.faults_cfg.percentile)
+        else:
+            truth, klass = self._faults.truth[:t], self._faults.kind[:t]
+        return EpisodeRecord(
+            host_metrics=metrics,
+            placement=self._placement[:t].copy(),
+            fault_truth=truth.copy(),
+            fault_class=klass.astype(np.int8),
+            qos=self._qos[:t].astype(np.float32),
+            host_profile=self.spec.host_profile.astype(np.int8),
+            seed=self.seed,
+        )

@@ -1,0 +1,123 @@
+"""Bad settings fail at start-up with one clear error naming the field and value."""
+
+from __future__ import annotations
+
+import pytest
+from omegaconf import OmegaConf
+from pregan.simulation.config import ConfigError, faults_from_dictconfig, simulation_from_dictconfig
+from pregan.simulation.hosts import build_hosts
+
+
+def test_default_mix_is_eight_then_eight(cfg_factory) -> None:
+    hosts = build_hosts(simulation_from_dictconfig(cfg_factory().simulation))
+    names = [hosts.profile_names[i] for i in hosts.profile]
+    assert names == ["rpi4b-4gb"] * 8 + ["rpi4b-8gb"] * 8
+    assert hosts.ram_mb[0] == 4295 and hosts.ram_mb[-1] == 8192
+    # disk bandwidth carries the original's x5 read and x10 write multipliers
+    assert hosts.disk_bw[0] == pytest.approx(13.42 * 5 + 1.011 * 10)
+
+
+@pytest.mark.parametrize("n", [50, 200, 1000])
+def test_any_host_count_splits_without_losing_hosts(n: int, cfg_factory) -> None:
+    hosts = build_hosts(simulation_from_dictconfig(cfg_factory(n_hosts=n).simulation))
+    assert hosts.n_hosts == n
+    assert abs(int((hosts.profile == 0).sum()) - n // 2) <= 1
+
+
+def test_counts_and_fractions_mix(cfg_factory) -> None:
+    cfg = cfg_factory(n_hosts=10)
+    cfg.simulation.host_mix = [
+        {"profile": "rpi4b-8gb", "count": 3},
+        {"profile": "rpi4b-4gb", "fraction": 1.0},
+    ]
+    hosts = build_hosts(simulation_from_dictconfig(cfg.simulation))
+    assert list(hosts.profile[:3]) == [1, 1, 1] and (hosts.profile[3:] == 0).all()
+
+
+@pytest.mark.parametrize(
+    ("mutate", "needle"),
+    [
+        (
+            lambda c: OmegaConf.update(c, "simulation.n_hosts", 0),
+            "simulation.n_hosts must be > 0, got 0",
+        ),
+        (
+            lambda c: OmegaConf.update(
+                c, "simulation.host_mix", [{"profile": "rpi5", "count": 16}]
+            ),
+            "unknown profile 'rpi5'",
+        ),
+        (
+            lambda c: OmegaConf.update(c, "simulation.n_hostz", 3, force_add=True),
+            "simulation.n_hostz",
+        ),
+        (lambda c: OmegaConf.update(c, "simulation.n_hosts", "many"), "simulation.n_hosts"),
+        (
+            lambda c: OmegaConf.update(c, "simulation.arrival_scale", "lots"),
+            "arrival_scale must be 'auto' or a number",
+        ),
+    ],
+)
+def test_bad_simulation_config(mutate, needle: str, cfg_factory) -> None:
+    cfg = cfg_factory()
+    mutate(cfg)
+    with pytest.raises(ConfigError, match=needle.replace("(", r"\(").replace(")", r"\)")):
+        simulation_from_dictconfig(cfg.simulation)
+
+
+@pytest.mark.parametrize(
+    ("faults", "needle"),
+    [
+        (
+            {
+                "kinds": {
+                    "gamma_ray": {
+                        "rate": 0.1,
+                        "duration": {"low": 1, "high": 2},
+                        "intensity": {"low": 0, "high": 1},
+                    }
+                }
+            },
+            "unknown fault kind 'gamma_ray'",
+        ),
+        (
+            {"scripted": [{"host": 0, "kind": "meltdown", "onset": 0, "duration": 2}]},
+            "faults.scripted[0].kind: unknown fault kind 'meltdown'",
+        ),
+        (
+            {"scripted": [{"host": 0, "kind": "node_crash", "onset": 0, "duration": -3}]},
+            "faults.scripted[0].duration must be > 0, got -3",
+        ),
+        (
+            {"scripted": [{"host": 99, "kind": "node_crash", "onset": 0, "duration": 3}]},
+            "faults.scripted[0].host must be in [0, 16), got 99",
+        ),
+        (
+            {
+                "kinds": {
+                    "cpu_overload": {
+                        "rate": 0.1,
+                        "duration": {"low": -1, "high": 2},
+                        "intensity": {"low": 0, "high": 1},
+                    }
+                }
+            },
+            "faults.kinds.cpu_overload.duration.low must be >= 1",
+        ),
+        ({"labels": "vibes"}, "faults.labels must be 'injected' or 'percentile'"),
+    ],
+)
+def test_bad_faults_config(faults: dict, needle: str, cfg_factory) -> None:
+    cfg = cfg_factory()
+    merged = OmegaConf.merge(cfg.faults, faults)
+    with pytest.raises(ConfigError) as err:
+        faults_from_dictconfig(merged, n_hosts=16)
+    assert needle in str(err.value)
+
+
+def test_simulator_rejects_bad_placement(sim_factory) -> None:
+    sim = sim_factory(0, n_hosts=4, n_intervals=3)
+    with pytest.raises(ValueError, match=r"host indices must be in \[-1, 4\)"):
+        sim.step([9, 0, 0, 0])
+    with pytest.raises(ValueError, match="shape"):
+        sim.step([0, 0])
