@@ -1,0 +1,96 @@
+"""PreGAN decision time, co-simulation throughput and GOBI placement time.
+
+    python benchmarks/bench_pregan.py [--repeats 50]
+
+Decision time = classifier (FPE, untrained weights: the cost does not depend on them) +
+generator + feasibility + discriminator, no training, with every host flagged so the GAN
+always runs. Co-simulation: candidate-intervals per second of one batched cosimulate call.
+GOBI: ms per placement with an untrained surrogate (the loop runs to its patience).
+Targets (issue 5): <= 2 ms per PreGAN decision and >= 1000 candidate-intervals/s at 16 hosts,
+<= 20 ms per GOBI placement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from hydra import compose, initialize_config_dir
+
+from pregan.models.fault_classifier import FaultClassifierModule
+from pregan.models.gan_migrator import GanMigratorModule, decision_point
+from pregan.models.gobi import GOBIScheduler, GobiSurrogateModule
+from pregan.models.pregan import ClassifierFlagger, PreGANPolicy
+from pregan.simulation.least_full import LeastFullScheduler
+from pregan.simulation.simulator import Simulator
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+
+
+def _timed(fn, repeats: int) -> float:
+    fn()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    return (time.perf_counter() - start) / repeats
+
+
+def bench(n_hosts: int, repeats: int) -> None:
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=[f"simulation.n_hosts={n_hosts}"])
+    sim = Simulator.from_config(cfg, 0)
+    sched = LeastFullScheduler()
+    for _ in range(5):
+        obs = sim.observe()
+        sim.step(sched.place(obs))
+    obs = sim.observe()
+    proposal = sched.place(obs)
+    clf = FaultClassifierModule(n_hosts, 4, window=3)
+    clf.set_data_stats(np.zeros(4), np.ones(4), 0.1)
+    clf.threshold.fill_(0.0)  # flag every host: the worst case, the GAN always runs
+    flagger = ClassifierFlagger(clf)
+    gan = GanMigratorModule(n_hosts, sim.spec.n_slots, flagger.embed_dim)
+    policy = PreGANPolicy(flagger, gan, window=3)
+    policy.reset(sim.spec)
+    decide = _timed(lambda: policy.decide(obs, proposal), repeats)
+    flags, emb = flagger(obs)
+    point = decision_point(obs, proposal, flags, emb, None)
+    gan_only = _timed(lambda: gan.propose(point), repeats)
+    print(
+        f"H={n_hosts:4d}  PreGAN decision: {decide * 1e3:7.3f} ms/interval "
+        f"(generator + feasibility + discriminator alone: {gan_only * 1e3:.3f} ms)"
+    )
+
+    batch, horizon = 64, 3
+    cands = np.repeat(proposal[None], batch, axis=0)  # (B, C)
+    rng = np.random.default_rng(0)
+    placed = proposal >= 0
+    cands[:, placed] = rng.integers(0, n_hosts, size=(batch, int(placed.sum())))
+    cosim = _timed(lambda: sim.cosimulate(cands, horizon), max(3, repeats // 10))
+    print(
+        f"H={n_hosts:4d}  co-simulation: {batch * horizon / cosim:9.0f} candidate-intervals/s "
+        f"(B={batch}, horizon={horizon})"
+    )
+
+    torch.manual_seed(0)
+    gobi = GOBIScheduler(module=GobiSurrogateModule(n_hosts, sim.spec.n_slots))
+    place = _timed(lambda: gobi.place(obs), max(3, repeats // 5))
+    print(f"H={n_hosts:4d}  GOBI placement: {place * 1e3:7.2f} ms ({gobi.last_iters} iterations)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=50)
+    parser.add_argument("--hosts", type=int, nargs="+", default=[16, 200])
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    for n in args.hosts:
+        bench(n, args.repeats)
+
+
+if __name__ == "__main__":
+    main()

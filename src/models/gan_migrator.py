@@ -1,0 +1,423 @@
+"""PreGAN's GAN migrator: a generator of preemptive migrations judged by a discriminator.
+
+Both are trained against co-simulation, never against a fixed dataset: at a decision point
+(an interval where some host is flagged faulty) the simulator is forked and the proposal S,
+the generator's S' and several perturbations of S' are co-simulated in one batched call.
+- D learns, per candidate, whether it beat S (its co-simulated score is lower by more than
+  `min_gain`).
+- G learns to make an S' that D prefers (adversarial term) and, so that it does not merely
+  fool D, to imitate the best co-simulated candidate of the point, or to stay at S when no
+  candidate beat it (imitation term). The candidates include moving every container off the
+  flagged hosts, so moving off a host under fault is always on the table when it pays.
+
+Two phases share one training step: offline over decision points streamed from training-seed
+simulations (`DecisionPointStream`, driven by a Lightning Trainer with manual optimisation),
+and online, one update per interval of a live run (`online_update`).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import IterableDataset
+
+from pregan.models.components.discriminator import Discriminator
+from pregan.models.components.generator import Generator, feasible_moves, placement_matrix
+from pregan.models.cosim_scoring import CosimScoring, Cosimulator
+from pregan.simulation.interfaces import Observation
+
+Flagger = Callable[[Observation], tuple[np.ndarray, np.ndarray]]
+"""obs -> (flags (H,) bool, E (H, e) float32 with zero rows for unflagged hosts)."""
+
+
+class GanCheckpointError(ValueError):
+    """A GAN checkpoint is missing, corrupt or made for another cluster size."""
+
+
+@dataclass
+class DecisionPoint:
+    """One interval at which the GAN may act: the state it sees and a fork to score on."""
+
+    sim: Cosimulator | None  # fork of the simulator before the interval runs (None: no scoring)
+    embedding: np.ndarray  # (H, e) float32, zero rows for unflagged hosts
+    flags: np.ndarray  # (H,) bool
+    proposal: np.ndarray  # (C,) int, the scheduler's placement S
+    demand: np.ndarray  # (C, 3) MIPS, RAM MB, disk MB of each slot's container
+    capacity: np.ndarray  # (H, 3) the same per host
+    host_up: np.ndarray  # (H,) bool
+
+
+def decision_point(
+    obs: Observation, proposal: np.ndarray, flags: np.ndarray, embedding: np.ndarray, sim: Any
+) -> DecisionPoint:
+    """Gather what the GAN needs from an observation (and an optional simulator fork)."""
+    spec = obs.spec
+    demand = np.stack([obs.container_mips, obs.container_ram_mb, obs.container_disk_mb], axis=1)
+    capacity = np.stack([spec.host_ips, spec.host_ram_mb, spec.host_disk_mb], axis=1)
+    return DecisionPoint(
+        sim=sim,
+        embedding=np.asarray(embedding, dtype=np.float32),
+        flags=np.asarray(flags, dtype=bool),
+        proposal=np.asarray(proposal, dtype=np.int64),
+        demand=demand.astype(np.float64),  # (C, 3)
+        capacity=capacity.astype(np.float64),  # (H, 3)
+        host_up=np.asarray(obs.host_up, dtype=bool),
+    )
+
+
+class UtilisationFlagger:
+    """A ground-truth-free flagger for runs without a classifier: a host is flagged when it is
+    down or any resource of its last interval is at or above `threshold`; its "embedding" is
+    the one-hot of its most loaded resource (so e = D)."""
+
+    def __init__(self, threshold: float = 0.9) -> None:
+        self.threshold = threshold
+
+    def __call__(self, obs: Observation) -> tuple[np.ndarray, np.ndarray]:
+        n_hosts = obs.spec.n_hosts
+        n_dims = obs.host_metrics.shape[-1] if obs.host_metrics.ndim == 3 else 4
+        if obs.t == 0:
+            return np.zeros(n_hosts, bool), np.zeros((n_hosts, n_dims), np.float32)
+        last = obs.host_metrics[-1]  # (H, D)
+        flags = (last >= self.threshold).any(axis=1) | ~obs.host_up  # (H,)
+        emb = np.eye(n_dims, dtype=np.float32)[last.argmax(axis=1)] * flags[:, None]  # (H, D)
+        return flags, emb
+
+
+class DecisionPointStream(IterableDataset):
+    """Decision points from re-running training-seed simulations with the scheduler.
+
+    Deterministic: the same seeds give the same episodes (Simulator seeds its own RNG), and
+    the proposal is always executed, so the stream does not depend on the model. Every
+    `stride`-th interval with at least one flagged host yields a point holding a fork.
+    """
+
+    def __init__(
+        self,
+        make_sim: Callable[[int], Any],
+        scheduler: Any,
+        flagger: Flagger,
+        seeds: Sequence[int],
+        stride: int = 1,
+    ) -> None:
+        if not seeds:
+            raise ValueError("DecisionPointStream: no training seeds given (data.train_seeds)")
+        if stride <= 0:
+            raise ValueError(f"DecisionPointStream: stride must be positive, got {stride}")
+        self.make_sim, self.scheduler, self.flagger = make_sim, scheduler, flagger
+        self.seeds, self.stride = [int(s) for s in seeds], stride
+
+    def __iter__(self) -> Iterator[DecisionPoint]:
+        for seed in self.seeds:
+            sim = self.make_sim(seed)
+            seen = 0
+            while not sim.done:
+                obs = sim.observe()
+                proposal = self.scheduler.place(obs)
+                flags, emb = self.flagger(obs)
+                if flags.any():
+                    if seen % self.stride == 0:
+                        yield decision_point(obs, proposal, flags, emb, sim.fork())
+                    seen += 1
+                sim.step(proposal)
+
+
+def collate_points(points: list[DecisionPoint]) -> list[DecisionPoint]:
+    """Decision points carry simulator forks: batch them as a plain list."""
+    return points
+
+
+class GanMigratorModule(L.LightningModule):
+    """Generator + discriminator trained by co-simulation, with manual optimisation."""
+
+    def __init__(
+        self,
+        n_hosts: int,
+        n_slots: int,
+        embed_dim: int,
+        hidden: int = 64,
+        bound: float = 4.0,
+        lr_g: float = 5e-5,
+        lr_d: float = 5e-5,
+        n_samples: int = 6,
+        move_prob: float = 0.5,
+        explore: float = 0.3,
+        temperature: float = 1.0,
+        relax_beta: float = 4.0,
+        imitation_weight: float = 1.0,
+        min_gain: float = 1e-4,
+        cosim: dict[str, Any] | None = None,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.automatic_optimization = False
+        self.generator = Generator(n_hosts, n_slots, embed_dim, hidden, bound)
+        self.discriminator = Discriminator(n_hosts, n_slots, embed_dim, hidden)
+        self.scoring = CosimScoring.from_config(cosim or {})
+        self._online_opts: tuple[torch.optim.Optimizer, torch.optim.Optimizer] | None = None
+        self._online_steps = 0
+        self.sample: dict[str, np.ndarray] | None = None  # one (S, S') pair for the heat-map
+
+    # ---- inference ---------------------------------------------------------------------
+    def propose(self, point: DecisionPoint) -> tuple[np.ndarray, float, np.ndarray]:
+        """Generate S', decode its feasible migrations, and let D judge them.
+
+        Returns (placement (C,), D's probability that it beats S, S' (C, H)).
+        """
+        s = placement_matrix(point.proposal, self.hparams.n_hosts)  # (C, H)
+        with torch.no_grad():
+            e_t, s_t = torch.from_numpy(point.embedding), torch.from_numpy(s)
+            s_new = self.generator(e_t, s_t)  # (C, H)
+            cand = feasible_moves(
+                s_new.numpy(), point.proposal, point.demand, point.capacity, point.host_up
+            )
+            if np.array_equal(cand, point.proposal):
+                return cand, 0.0, s_new.numpy()
+            c_t = torch.from_numpy(placement_matrix(cand, self.hparams.n_hosts))
+            prob = float(self.discriminator.prob_better(e_t, s_t, c_t))
+        return cand, prob, s_new.numpy()
+
+    # ---- candidates ----------------------------------------------------------------------
+    def candidates(
+        self, point: DecisionPoint, s_new: np.ndarray, rng: np.random.Generator
+    ) -> np.ndarray:
+        """(B, C) candidates for one point: [S, decoded S', evacuate-all, n_samples perturbed].
+
+        Perturbations move each container of a flagged host with probability `move_prob` to a
+        host drawn from softmax(S'/temperature), mixed with uniform exploration; every
+        candidate is made feasible by `feasible_moves`.
+        """
+        h = self.hparams.n_hosts
+        prop, dem, cap, up = point.proposal, point.demand, point.capacity, point.host_up
+        rows = [prop, feasible_moves(s_new, prop, dem, cap, up)]
+        on_flagged = (prop >= 0) & point.flags[np.clip(prop, 0, None)]  # (C,)
+        base = placement_matrix(prop, h)  # (C, H)
+        # Evacuate: every container off a flagged host to the least loaded unflagged up host.
+        load = np.zeros(h)
+        np.add.at(load, prop[prop >= 0], dem[prop >= 0, 0])
+        util = load / cap[:, 0] + 2.0 * point.flags + 4.0 * ~up  # (H,) flagged/down last
+        evac = base.copy()
+        evac[on_flagged] -= 10.0 * util[None, :]  # argmax = least loaded allowed host
+        evac[on_flagged, prop[on_flagged]] = -np.inf
+        rows.append(feasible_moves(evac, prop, dem, cap, up))
+        logits = s_new / self.hparams.temperature  # (C, H)
+        probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+        probs /= probs.sum(axis=1, keepdims=True)
+        probs = (1 - self.hparams.explore) * probs + self.hparams.explore / h  # (C, H)
+        for _ in range(self.hparams.n_samples):
+            move = on_flagged & (rng.random(prop.shape[0]) < self.hparams.move_prob)  # (C,)
+            cum = probs.cumsum(axis=1)  # (C, H)
+            draw = (rng.random((prop.shape[0], 1)) > cum).sum(axis=1).clip(0, h - 1)  # (C,)
+            scores = base.copy()
+            scores[move, draw[move]] += 2.0
+            rows.append(feasible_moves(scores, prop, dem, cap, up))
+        return np.stack(rows)  # (B, C)
+
+    # ---- one GAN update ------------------------------------------------------------------
+    def _gan_losses(
+        self, points: list[DecisionPoint], rng: np.random.Generator
+    ) -> tuple[Callable[[], torch.Tensor], Callable[[], torch.Tensor], dict[str, float]]:
+        """Co-simulate every point's candidates; return closures for the D and G losses."""
+        h, beta = self.hparams.n_hosts, self.hparams.relax_beta
+        e_rows, s_rows, pair_e, pair_s, pair_c, pair_y, targets, placed = (
+            [],
+            [],
+            [],
+            [],
+            [],
+            [],
+            [],
+            [],
+        )
+        gains, best_gains, accepted = [], [], []
+        for p in points:
+            cand_g, prob, s_new = self.propose(p)
+            cands = self.candidates(p, s_new, rng)  # (B, C)
+            scores = self.scoring.score(p.sim, cands)  # (B,)
+            gain = scores[0] - scores  # (B,), > 0: better than S
+            s = placement_matrix(p.proposal, h)
+            one_hots = np.stack([placement_matrix(c, h) for c in cands[1:]])  # (B-1, C, H)
+            for b in range(1, len(cands)):
+                pair_e.append(p.embedding)
+                pair_s.append(s)
+                pair_c.append(one_hots[b - 1])
+                pair_y.append(float(gain[b] > self.hparams.min_gain))
+            best = int(np.argmax(gain))
+            target = cands[best] if gain[best] > self.hparams.min_gain else p.proposal
+            e_rows.append(p.embedding)
+            s_rows.append(s)
+            targets.append(np.where(target >= 0, target, 0))
+            placed.append(p.proposal >= 0)
+            g_gain = float(gain[1])  # candidate 1 is the decoded S'
+            accept = prob > 0.5
+            gains.append(g_gain if accept else 0.0)
+            best_gains.append(float(gain[best]))
+            accepted.append(float(accept))
+            if self.sample is None:
+                self.sample = {"S": s, "S_prime": s_new, "placed": placement_matrix(cand_g, h)}
+        e = torch.from_numpy(np.stack(e_rows))  # (N, H, e)
+        s = torch.from_numpy(np.stack(s_rows))  # (N, C, H)
+        tgt = torch.from_numpy(np.stack(targets))  # (N, C)
+        cur = torch.from_numpy(np.stack([np.where(p.proposal >= 0, p.proposal, 0) for p in points]))
+        mask = torch.from_numpy(np.stack(placed))  # (N, C) bool
+        pe, ps = torch.from_numpy(np.stack(pair_e)), torch.from_numpy(np.stack(pair_s))
+        pc, py = torch.from_numpy(np.stack(pair_c)), torch.tensor(pair_y)  # (P, C, H), (P,)
+        pos = py.mean().clamp(0.05, 0.95)
+        weight = torch.where(py > 0, 0.5 / pos, 0.5 / (1 - pos))  # (P,) balance the classes
+
+        def d_loss() -> torch.Tensor:
+            logits = self.discriminator(pe, ps, pc)  # (P,)
+            return F.binary_cross_entropy_with_logits(logits, py, weight=weight)
+
+        def g_loss() -> torch.Tensor:
+            s_new = self.generator(e, s)  # (N, C, H)
+            relaxed = torch.softmax(beta * s_new, dim=-1) * mask[..., None]  # (N, C, H)
+            adv = F.softplus(-self.discriminator(e, s, relaxed)).mean()  # -log D(S' better)
+            logp = torch.log_softmax(beta * s_new, dim=-1)  # (N, C, H)
+            # "Whether to move" and "where to" are separate terms: the first is a consistent
+            # signal (leave a host under fault), the second is noisier (many targets are good),
+            # and a single cross-entropy would average the movers' random targets into "stay".
+            stay_logp = logp.gather(-1, cur[..., None]).squeeze(-1)  # (N, C)
+            leave_logp = torch.log1p(-stay_logp.exp().clamp(max=1 - 1e-6))  # (N, C)
+            moved = (tgt != cur) & mask  # (N, C)
+            whether = -torch.where(moved, leave_logp, stay_logp)  # (N, C)
+            other = logp.masked_fill(F.one_hot(cur, h).bool(), float("-inf"))  # (N, C, H)
+            picked = other.gather(-1, tgt[..., None]).squeeze(-1)  # (N, C), -inf where staying
+            where = torch.where(moved, other.logsumexp(-1) - picked, torch.zeros_like(picked))
+            imit = (whether * mask).sum() + where.sum()
+            imit = imit / mask.sum().clamp(min=1)
+            return adv + self.hparams.imitation_weight * imit
+
+        stats = {
+            "accept_rate": float(np.mean(accepted)),
+            "score_gain": float(np.mean(gains)),
+            "best_gain": float(np.mean(best_gains)),
+            "d_pos_rate": float(py.mean()),
+        }
+        return d_loss, g_loss, stats
+
+    def _rng(self, batch_idx: int) -> np.random.Generator:
+        return np.random.default_rng(
+            [self.hparams.seed, self.current_epoch, batch_idx, self._online_steps]
+        )
+
+    def training_step(self, batch: list[DecisionPoint], batch_idx: int) -> None:
+        opt_g, opt_d = self.optimizers()
+        d_loss_fn, g_loss_fn, stats = self._gan_losses(batch, self._rng(batch_idx))
+        self.toggle_optimizer(opt_d)
+        d_loss = d_loss_fn()
+        opt_d.zero_grad()
+        self.manual_backward(d_loss)
+        opt_d.step()
+        self.untoggle_optimizer(opt_d)
+        self.toggle_optimizer(opt_g)
+        g_loss = g_loss_fn()
+        opt_g.zero_grad()
+        self.manual_backward(g_loss)
+        opt_g.step()
+        self.untoggle_optimizer(opt_g)
+        logs = {"train/d_loss": d_loss.detach(), "train/g_loss": g_loss.detach()}
+        logs.update({f"train/{k}": v for k, v in stats.items()})
+        self.log_dict(logs, batch_size=len(batch), on_step=True, on_epoch=True, prog_bar=True)
+
+    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+        return self._make_optimizers()
+
+    def _make_optimizers(self) -> list[torch.optim.Optimizer]:
+        opt_g = torch.optim.AdamW(self.generator.parameters(), lr=self.hparams.lr_g)
+        opt_d = torch.optim.AdamW(self.discriminator.parameters(), lr=self.hparams.lr_d)
+        return [opt_g, opt_d]
+
+    # ---- online phase --------------------------------------------------------------------
+    def online_update(self, point: DecisionPoint) -> dict[str, float]:
+        """One D and one G step on one live decision point (outside any Trainer)."""
+        if point.sim is None:
+            raise ValueError("online_update: the decision point has no simulator fork to score on")
+        if self._online_opts is None:
+            opt_g, opt_d = self._make_optimizers()
+            self._online_opts = (opt_g, opt_d)
+        opt_g, opt_d = self._online_opts
+        d_loss_fn, g_loss_fn, stats = self._gan_losses([point], self._rng(0))
+        self._online_steps += 1
+        for opt, loss_fn, frozen in (
+            (opt_d, d_loss_fn, self.generator),
+            (opt_g, g_loss_fn, self.discriminator),
+        ):
+            frozen.requires_grad_(False)
+            loss = loss_fn()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            frozen.requires_grad_(True)
+            stats["d_loss" if opt is opt_d else "g_loss"] = float(loss.detach())
+        return stats
+
+    # ---- heat-map ------------------------------------------------------------------------
+    def on_train_epoch_start(self) -> None:
+        self.sample = None
+
+    def on_train_end(self) -> None:
+        if self.sample is None or self.trainer is None:
+            return
+        out_dir = Path(self.trainer.default_root_dir) / "gan_plots"
+        path = save_heatmap(self.sample, out_dir / f"s_vs_sprime_epoch{self.current_epoch:03d}.png")
+        for logger in self.trainer.loggers:
+            run_id = getattr(logger, "run_id", None)
+            if run_id is not None and hasattr(logger.experiment, "log_artifact"):
+                logger.experiment.log_artifact(run_id, str(path), "gan")
+
+
+def save_heatmap(sample: dict[str, np.ndarray], path: Path) -> Path:
+    """Plot S, S' and the decoded placement side by side; write the PNG atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, axes = plt.subplots(1, 3, figsize=(12, 4), constrained_layout=True)
+    for ax, key, title in zip(
+        axes,
+        ("S", "S_prime", "placed"),
+        ("S (proposal)", "S' (generator)", "enacted (feasible)"),
+        strict=True,
+    ):
+        im = ax.imshow(sample[key], aspect="auto", cmap="viridis")
+        ax.set(title=title, xlabel="host", ylabel="container slot")
+        fig.colorbar(im, ax=ax)
+    fd, tmp = tempfile.mkstemp(suffix=".png", dir=path.parent)
+    os.close(fd)
+    fig.savefig(tmp, dpi=80)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
+
+
+def load_gan(path: Path, n_hosts: int, n_slots: int) -> GanMigratorModule:
+    """Load a GAN checkpoint made for exactly this cluster size; clear errors otherwise."""
+    path = Path(path)
+    if not path.is_file():
+        raise GanCheckpointError(f"{path}: GAN checkpoint not found")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        hp = ckpt["hyper_parameters"]
+    except Exception as exc:  # corrupt or foreign file: name it, whatever torch raised
+        raise GanCheckpointError(f"{path}: not a readable GAN checkpoint ({exc})") from exc
+    for field, want in (("n_hosts", n_hosts), ("n_slots", n_slots)):
+        if hp.get(field) != want:
+            raise GanCheckpointError(
+                f"{path}: checkpoint {field}={hp.get(field)} but the run's config has {field}={want}"
+            )
+    module = GanMigratorModule(**hp)
+    module.load_state_dict(ckpt["state_dict"])
+    return module.eval()

@@ -1,0 +1,291 @@
+"""PreGAN as a Method: the few-shot fault classifier followed by the GAN migrator.
+
+fit: train the classifier on the trace windows (Lightning, checkpoint and early stopping on
+val/f1), then train the GAN offline by co-simulation on re-run training-seed episodes, with
+the classifier's flags and prototype embeddings as the generator's fault input.
+policy: per interval detect -> classify -> generate -> discriminate -> migrate (S' is enacted
+only when D prefers it), optionally learning online, one GAN update per interval.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import hydra
+import lightning as L
+import numpy as np
+from lightning.pytorch.callbacks import ModelCheckpoint
+from omegaconf import DictConfig, OmegaConf
+from torch.utils.data import DataLoader
+
+from pregan.data.windows import WindowDataModule, last_window
+from pregan.models.cosim_scoring import CosimScoring
+from pregan.models.fault_classifier import FaultClassifierModule
+from pregan.models.gan_migrator import (
+    DecisionPointStream,
+    GanCheckpointError,
+    GanMigratorModule,
+    collate_points,
+    decision_point,
+    load_gan,
+)
+from pregan.models.interfaces import ClassifierOutput, FitContext
+from pregan.simulation.interfaces import ClusterSpec, Observation, RecoveryDecision
+
+log = logging.getLogger(__name__)
+
+_GAN_KEYS = (
+    "hidden",
+    "bound",
+    "lr_g",
+    "lr_d",
+    "n_samples",
+    "move_prob",
+    "explore",
+    "temperature",
+    "relax_beta",
+    "imitation_weight",
+    "min_gain",
+)
+
+
+class ClassifierFlagger:
+    """Runs the classifier on the last `window` intervals of an observation.
+
+    E is the prototype vector of each flagged host's nearest fault class (zeros for the
+    others), as in the original: the generator sees "which class of fault, where".
+    Before any interval has run there is nothing to read: no host is flagged.
+    """
+
+    def __init__(self, classifier: FaultClassifierModule) -> None:
+        self.classifier = classifier.eval()
+        self.window = int(classifier.hparams.window)
+        self.vectors = classifier.prototypes.vectors.detach().cpu().numpy()  # (K, E)
+        self.last: ClassifierOutput | None = None
+
+    @property
+    def embed_dim(self) -> int:
+        return int(self.vectors.shape[1])
+
+    def __call__(self, obs: Observation) -> tuple[np.ndarray, np.ndarray]:
+        h = obs.spec.n_hosts
+        if obs.host_metrics.shape[0] == 0:
+            self.last = None
+            return np.zeros(h, bool), np.zeros((h, self.embed_dim), np.float32)
+        out = self.classifier.predict_window(last_window(obs.host_metrics, self.window))
+        self.last = out
+        d2 = ((out.embedding[:, None, :] - self.vectors[None]) ** 2).sum(-1)  # (H, K)
+        emb = self.vectors[d2.argmin(axis=1)] * out.host_flags[:, None]  # (H, E)
+        return out.host_flags.astype(bool), emb.astype(np.float32)
+
+
+class PreGANPolicy:
+    """RecoveryPolicy: the scheduler's proposal stands unless D prefers the generator's S'."""
+
+    name = "pregan"
+
+    def __init__(
+        self,
+        flagger: Callable[[Observation], tuple[np.ndarray, np.ndarray]],
+        gan: GanMigratorModule,
+        window: int,
+        online: bool = False,
+        accept_threshold: float = 0.5,
+    ) -> None:
+        self.flagger, self.gan, self.window = flagger, gan.eval(), window
+        self.online, self.accept_threshold = online, accept_threshold
+        self._sim: Any = None
+        self.accepted = 0
+        self.generated = 0
+
+    def reset(self, spec: ClusterSpec) -> None:
+        hp = self.gan.hparams
+        if (hp.n_hosts, hp.n_slots) != (spec.n_hosts, spec.n_slots):
+            raise GanCheckpointError(
+                f"PreGAN: the GAN was built for n_hosts={hp.n_hosts}, n_slots={hp.n_slots}; the "
+                f"run's cluster has n_hosts={spec.n_hosts}, n_slots={spec.n_slots}"
+            )
+        self._sim, self.accepted, self.generated = None, 0, 0
+
+    def attach_simulator(self, sim: Any) -> None:
+        """The live simulator, forked for online co-simulation only (never read for decisions)."""
+        self._sim = sim
+
+    def decide(self, obs: Observation, proposal: np.ndarray) -> RecoveryDecision:
+        spec = obs.spec
+        proposal = np.asarray(proposal, dtype=np.int64)
+        flags, emb = self.flagger(obs)
+        out: ClassifierOutput | None = getattr(self.flagger, "last", None)
+        decision = RecoveryDecision(
+            placement=proposal,
+            host_scores=out.host_prob if out is not None else np.zeros(spec.n_hosts),
+            host_flags=flags,
+            dim_scores=out.dim_scores if out is not None else np.zeros((spec.n_hosts, 4)),
+            fault_class=out.fault_class if out is not None else np.zeros(spec.n_hosts, np.int64),
+        )
+        # Until a full window exists the scheduler's proposal stands (verdicts still reported).
+        if obs.t < self.window or not flags.any():
+            return decision
+        fork = self._sim.fork() if self.online and self._sim is not None else None
+        point = decision_point(obs, proposal, flags, emb, fork)
+        cand, prob, _ = self.gan.propose(point)
+        if not np.array_equal(cand, proposal):
+            self.generated += 1
+            if prob > self.accept_threshold:
+                decision.placement = cand
+                self.accepted += 1
+        if fork is not None:
+            self.gan.online_update(point)
+        return decision
+
+
+class PreGANMethod:
+    """`model=pregan`: classifier + GAN migrator (see the module docstring)."""
+
+    def __init__(
+        self,
+        name: str = "pregan",
+        classifier: DictConfig | None = None,
+        migrator: DictConfig | None = None,
+        online: bool = False,
+        **_: Any,
+    ) -> None:
+        if classifier is None or migrator is None:
+            raise ValueError(
+                "conf/model/pregan.yaml: both `classifier` and `migrator` are required"
+            )
+        # Fail at instantiation (config validation), not after the classifier has trained.
+        CosimScoring.from_config(migrator.get("cosim", {}), source="conf/migrator/gan.yaml")
+        self.name, self.online = name, bool(online)
+        self.classifier_cfg = classifier
+        self.migrator_cfg = migrator
+        self.classifier: FaultClassifierModule | None = None
+        self.gan: GanMigratorModule | None = None
+        self._artifacts: dict[str, Path] = {}
+
+    # ------------------------------------------------------------------ classifier
+    def _fit_classifier(self, ctx: FitContext) -> dict[str, float]:
+        cfg = OmegaConf.to_container(self.classifier_cfg, resolve=True)
+        cfg = {k: v for k, v in cfg.items() if k not in ("name",)}
+        data = ctx.simulation_cfg.get("data", {}) if ctx.simulation_cfg is not None else {}
+        dm = WindowDataModule(
+            train=ctx.train_dir,
+            val=ctx.val_dir,
+            window=int(cfg.get("window", 3)),
+            batch_size=int(data.get("batch_size", 128)),
+            seed=ctx.seed,
+        )
+        dm.setup("fit")
+        model = hydra.utils.instantiate(cfg, n_hosts=dm.n_hosts, n_features=dm.n_features)
+        ckpt_dir = ctx.output_dir / "checkpoints" / "classifier"
+        callbacks = _callbacks(ctx, ckpt_dir)
+        trainer = hydra.utils.instantiate(ctx.trainer_cfg, callbacks=callbacks, logger=ctx.loggers)
+        last = ckpt_dir / "last.ckpt"
+        trainer.fit(model, datamodule=dm, ckpt_path=str(last) if last.is_file() else None)
+        best = next((c.best_model_path for c in callbacks if isinstance(c, ModelCheckpoint)), "")
+        if best and Path(best).is_file():
+            model = FaultClassifierModule.from_checkpoint(best)
+            self._artifacts["classifier"] = Path(best)
+        self.classifier = model.eval()
+        return {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
+
+    # ------------------------------------------------------------------ GAN
+    def _fit_gan(self, ctx: FitContext) -> dict[str, float]:
+        from pregan.simulation.simulator import Simulator
+
+        assert self.classifier is not None
+        cfg, mig = ctx.simulation_cfg, self.migrator_cfg
+        flagger = ClassifierFlagger(self.classifier)
+        n_hosts = int(cfg.simulation.n_hosts)
+        n_slots = int(cfg.simulation.get("n_slots") or n_hosts)
+        gan = GanMigratorModule(
+            n_hosts=n_hosts,
+            n_slots=n_slots,
+            embed_dim=flagger.embed_dim,
+            cosim=OmegaConf.to_container(mig.cosim, resolve=True),
+            seed=ctx.seed,
+            **{k: mig[k] for k in _GAN_KEYS if k in mig},
+        )
+        stream = DecisionPointStream(
+            lambda s: Simulator.from_config(cfg, s),
+            hydra.utils.instantiate(cfg.scheduler),
+            flagger,
+            _train_seeds(ctx),
+            stride=int(mig.get("stride", 1)),
+        )
+        loader = DataLoader(
+            stream, batch_size=int(mig.get("batch_points", 8)), collate_fn=collate_points
+        )
+        ckpt_dir = ctx.output_dir / "checkpoints" / "gan"
+        ckpt = ModelCheckpoint(dirpath=ckpt_dir, filename="gan_{epoch:03d}", save_last=True)
+        trainer = hydra.utils.instantiate(
+            ctx.trainer_cfg,
+            max_epochs=int(mig.get("epochs", 3)),
+            min_epochs=1,
+            callbacks=[ckpt],
+            logger=ctx.loggers,
+            num_sanity_val_steps=0,
+        )
+        last = ckpt_dir / "last.ckpt"
+        if last.is_file():
+            load_gan(last, n_hosts, n_slots)  # clear error on a size mismatch before resuming
+        trainer.fit(gan, train_dataloaders=loader, ckpt_path=str(last) if last.is_file() else None)
+        if last.is_file():
+            self._artifacts["gan"] = last
+        plots = Path(trainer.default_root_dir) / "gan_plots"
+        if plots.is_dir():
+            self._artifacts["gan_plots"] = plots
+        self.gan = gan.eval()
+        return {k: float(v) for k, v in trainer.callback_metrics.items() if k.endswith("_epoch")}
+
+    def fit(self, ctx: FitContext) -> dict[str, float]:
+        metrics = self._fit_classifier(ctx)
+        metrics.update(self._fit_gan(ctx))
+        return metrics
+
+    def policy(self) -> PreGANPolicy:
+        if self.classifier is None or self.gan is None:
+            raise RuntimeError("PreGANMethod.policy(): call fit() first")
+        return PreGANPolicy(
+            ClassifierFlagger(self.classifier),
+            self.gan,
+            window=int(self.classifier.hparams.window),
+            online=self.online,
+            accept_threshold=float(self.migrator_cfg.get("accept_threshold", 0.5)),
+        )
+
+    def artifacts(self) -> dict[str, Path]:
+        return dict(self._artifacts)
+
+
+def _callbacks(ctx: FitContext, ckpt_dir: Path) -> list[Any]:
+    """The run's checkpoint/early-stopping callbacks (val/f1), checkpoints in `ckpt_dir`."""
+    cb_cfg = ctx.simulation_cfg.get("callbacks") if ctx.simulation_cfg is not None else None
+    if not cb_cfg:
+        return [
+            ModelCheckpoint(dirpath=ckpt_dir, monitor="val/f1", mode="max", save_last=True),
+            L.pytorch.callbacks.EarlyStopping(monitor="val/f1", mode="max", patience=5),
+        ]
+    out = []
+    for cfg in cb_cfg.values():
+        if cfg is None or "_target_" not in cfg:
+            continue
+        if cfg._target_.endswith("ModelCheckpoint"):
+            out.append(hydra.utils.instantiate(cfg, dirpath=str(ckpt_dir)))
+        else:
+            out.append(hydra.utils.instantiate(cfg))
+    return out
+
+
+def _train_seeds(ctx: FitContext) -> list[int]:
+    """Training-episode seeds from the split's manifest, else from data.train_seeds."""
+    manifest = Path(ctx.train_dir) / "manifest.json"
+    if manifest.is_file():
+        seeds = json.loads(manifest.read_text()).get("seeds")
+        if isinstance(seeds, list) and seeds:
+            return [int(s) for s in seeds]
+    return [int(s) for s in ctx.simulation_cfg.data.train_seeds]

@@ -1,0 +1,92 @@
+"""PreGANPolicy on a tiny real simulator: decisions are valid, online learning runs, and a
+GAN built for another cluster size is refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+
+from pregan.models.cosim_scoring import CosimConfigError
+from pregan.models.gan_migrator import (
+    GanCheckpointError,
+    GanMigratorModule,
+    UtilisationFlagger,
+    load_gan,
+)
+from pregan.models.pregan import PreGANMethod, PreGANPolicy
+
+CONF = Path(__file__).resolve().parents[2] / "conf"
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose(
+            config_name="train",
+            overrides=[
+                "simulation.n_hosts=4",
+                "simulation.n_intervals=8",
+                "+faults.scripted=[{host: 0, kind: cpu_overload, onset: 2, duration: 5, intensity: 0.95}]",
+            ],
+        )
+
+
+def _gan(n_hosts: int = 4) -> GanMigratorModule:
+    torch.manual_seed(0)
+    return GanMigratorModule(n_hosts, n_hosts, 4, hidden=16, n_samples=2, cosim={"horizon": 1})
+
+
+def test_policy_runs_online_on_tiny_simulator(cfg) -> None:
+    from pregan.simulation.least_full import LeastFullScheduler
+    from pregan.simulation.simulator import Simulator
+
+    sim = Simulator.from_config(cfg, 0)
+    gan = _gan()
+    before = [p.detach().clone() for p in gan.parameters()]
+    policy = PreGANPolicy(UtilisationFlagger(0.5), gan, window=1, online=True)
+    policy.reset(sim.spec)
+    policy.attach_simulator(sim)
+    scheduler = LeastFullScheduler()
+    while not sim.done:
+        obs = sim.observe()
+        decision = policy.decide(obs, scheduler.place(obs))
+        assert decision.placement.shape == (4,)
+        assert decision.host_flags.shape == (4,) and decision.host_scores.shape == (4,)
+        assert ((decision.placement >= -1) & (decision.placement < 4)).all()
+        sim.step(decision.placement)
+    assert any(not torch.equal(a, b) for a, b in zip(before, gan.parameters(), strict=True))
+
+
+def test_policy_refuses_gan_of_other_cluster_size(cfg) -> None:
+    from pregan.simulation.simulator import Simulator
+
+    policy = PreGANPolicy(UtilisationFlagger(), _gan(16), window=1)
+    with pytest.raises(GanCheckpointError, match="n_hosts=16"):
+        policy.reset(Simulator.from_config(cfg, 0).spec)
+
+
+def test_gan_checkpoint_host_mismatch(tmp_path) -> None:
+    gan = _gan()
+    path = tmp_path / "gan.ckpt"
+    torch.save({"hyper_parameters": dict(gan.hparams), "state_dict": gan.state_dict()}, path)
+    assert load_gan(path, 4, 4).hparams.n_hosts == 4
+    with pytest.raises(GanCheckpointError, match="n_hosts=4 but the run's config has n_hosts=16"):
+        load_gan(path, 16, 16)
+
+
+def test_method_rejects_bad_cosim_config(cfg) -> None:
+    migrator = cfg.model.migrator.copy()
+    migrator.cosim.horizon = 0
+    with pytest.raises(CosimConfigError, match="horizon"):
+        PreGANMethod(classifier=cfg.model.classifier, migrator=migrator)
+
+
+def test_model_config_composes(cfg) -> None:
+    assert cfg.model.name == "pregan"
+    assert cfg.model.classifier._target_.endswith("FaultClassifierModule")
+    assert cfg.model.migrator.cosim.horizon > 0
+    assert np.isclose(cfg.model.migrator.lr_g, 5e-5)
