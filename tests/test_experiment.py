@@ -1,0 +1,69 @@
+"""`run_experiment`: one method, one seed, end to end on a tiny cluster, tracked in MLflow."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from omegaconf import open_dict
+
+from pregan.experiment import ConfigError, run_experiment, validate_config
+from pregan.simulation.config import ConfigError as SimConfigError
+
+
+def _mlflow_runs(tmp_path: Path) -> list:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("train")
+    return client.search_runs([exp.experiment_id])
+
+
+def test_baseline_run_logs_metrics_tags_and_json(tmp_path: Path, make_cfg) -> None:
+    cfg = make_cfg(["debug=tiny", "model=pcft", "seed=3"], tmp_path)
+    metrics = run_experiment(cfg)
+    # QoS is always there; detection is implied by the hosts PCFT selects.
+    for key in ("test/energy_kj", "test/sla_violation_rate", "test/decision_ms", "test/f1"):
+        assert key in metrics
+    assert "test/class_accuracy" not in metrics  # PCFT has no fault classes: absent, not 0
+    written = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert written["status"] == "FINISHED" and written["method"] == "pcft" and written["seed"] == 3
+    assert written["metrics"] == pytest.approx(metrics, nan_ok=True)
+    assert (tmp_path / "run" / "qos_timeseries.csv").read_text().startswith("interval,method")
+    (run,) = _mlflow_runs(tmp_path)
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["method"] == "pcft" and run.data.tags["seed"] == "3"
+    assert run.data.metrics["test/energy_kj"] == pytest.approx(metrics["test/energy_kj"])
+    assert run.data.params["simulation.n_hosts"] == "4"
+
+
+def test_failed_run_is_marked_failed_and_named(tmp_path: Path, monkeypatch, make_cfg) -> None:
+    cfg = make_cfg(["debug=tiny", "model=none"], tmp_path)
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("simulated crash")
+
+    monkeypatch.setattr("pregan.experiment.run_recovery_episode", explode)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run_experiment(cfg)
+    written = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert written["status"] == "FAILED" and "simulated crash" in written["error"]
+    (run,) = _mlflow_runs(tmp_path)
+    assert run.info.status == "FAILED"
+
+
+def test_overlapping_seed_splits_are_refused(tmp_path: Path, make_cfg) -> None:
+    cfg = make_cfg(["debug=tiny", "data.test_seeds=[0]"], tmp_path)
+    with pytest.raises(ConfigError, match=r"data.train_seeds and data.test_seeds overlap: \[0\]"):
+        validate_config(cfg)
+
+
+def test_zero_hosts_is_refused_before_any_work(tmp_path: Path, make_cfg) -> None:
+    cfg = make_cfg(["debug=tiny", "simulation.n_hosts=0"], tmp_path)
+    with pytest.raises(SimConfigError, match="simulation.n_hosts"):
+        validate_config(cfg)
+    with open_dict(cfg):
+        cfg.seed = -1
+    with pytest.raises(ConfigError, match="seed"):
+        validate_config(cfg)
