@@ -58,9 +58,12 @@ def run_recovery_episode(
 
     sim = Simulator.from_config(cfg, seed)
     policy.reset(sim.spec)
-    attach = getattr(policy, "attach_ground_truth", None)
-    if attach is not None:
-        attach(sim.fault_class_now)
+    # The oracle alone is handed the truth; a policy that learns online (PreGAN with
+    # model.online=true) is handed the live simulator to fork for co-simulation.
+    if (attach_truth := getattr(policy, "attach_ground_truth", None)) is not None:
+        attach_truth(sim.fault_class_now)
+    if (attach_sim := getattr(policy, "attach_simulator", None)) is not None:
+        attach_sim(sim)
     qos_rows, times = [], []
     flags, scores, dims, classes = [], [], [], []
     while not sim.done:
