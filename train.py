@@ -1,7 +1,8 @@
 """Train and evaluate one fault-tolerance method: `python train.py model=pregan`.
 
-Sweeps: `python train.py -m model=pregan,pcft seed=0,1,2` or `python train.py -m experiment=compare`.
-Everything the run does lives in `pregan.experiment.run_experiment`.
+Sweeps: `python train.py -m model=pregan,pcft seed=0,1,2`, `python train.py -m experiment=compare`,
+and Optuna: `python train.py -m hparams_search=pregan_optuna` (driven by pregan.tuning.search).
+Everything one run does lives in `pregan.experiment.run_experiment`.
 """
 
 import os
@@ -14,6 +15,11 @@ from pregan.experiment import optimized_value, run_experiment
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
+    if cfg.get("optuna") is not None and cfg.optuna.get("trial") is None:
+        # An hparams_search config: this job drives the whole Optuna study.
+        from pregan.tuning.search import search_from_hydra
+
+        return search_from_hydra(cfg)
     metrics = run_experiment(cfg)
     return optimized_value(cfg, metrics)
 

@@ -21,310 +21,27 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import math
 import os
 import sys
-import tempfile
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-from scipy import stats
 
+from pregan.evaluation.comparison import (
+    DIRECTIONS,
+    ReportInputError,
+    RunResult,
+    load_mlflow,
+    load_run_dirs,
+    merge_runs,
+    method_rank,
+    render_markdown,
+    summarise,
+)
+from pregan.io import write_atomic
 from pregan.simulation.interfaces import QOS_COLUMNS
-
-METHOD_ORDER: tuple[str, ...] = ("pregan", "pcft", "dftm", "eclb", "cmodlb", "none", "oracle")
-
-METRIC_GROUPS: dict[str, dict[str, str]] = {
-    "Quality of service": {
-        "test/energy_kj": "lower",
-        "test/mean_response_s": "lower",
-        "test/sla_violation_rate": "lower",
-        "test/migrations": "lower",
-        "test/mean_migration_s": "lower",
-        "test/mean_wait_intervals": "lower",
-        "test/decision_ms": "lower",
-        "test/peak_memory_mb": "lower",
-    },
-    "Detection": {
-        "test/accuracy": "higher",
-        "test/precision": "higher",
-        "test/recall": "higher",
-        "test/f1": "higher",
-        "test/f1_pa": "higher",
-        "test/roc_auc": "higher",
-    },
-    "Diagnosis and classification": {
-        "test/hitrate_100": "higher",
-        "test/hitrate_150": "higher",
-        "test/ndcg_100": "higher",
-        "test/ndcg_150": "higher",
-        "test/class_accuracy": "higher",
-    },
-}
-"""Known metrics, in report order, with the direction in which they are better."""
-
-DIRECTIONS: dict[str, str] = {m: d for group in METRIC_GROUPS.values() for m, d in group.items()}
-STATUSES = ("FINISHED", "FAILED")
-
-
-class ReportInputError(ValueError):
-    """A run source is missing or malformed; the message names the file or run and field."""
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """One (method, seed) run's outcome as the report needs it."""
-
-    method: str
-    seed: int
-    status: str  # FINISHED, or why it did not finish (FAILED, KILLED, RUNNING)
-    error: str | None
-    metrics: dict[str, float] = field(default_factory=dict)
-    source: str = ""
-
-    @property
-    def finished(self) -> bool:
-        return self.status == "FINISHED"
-
-
-# ----------------------------------------------------------------------------- sources
-
-
-def _parse_metrics_json(path: Path) -> RunResult:
-    """Validate one run directory's metrics.json."""
-    try:
-        raw = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise ReportInputError(f"{path}: not readable JSON ({err})") from err
-    if not isinstance(raw, dict):
-        raise ReportInputError(f"{path}: top level must be an object, got {type(raw).__name__}")
-    for key, kind in (("method", str), ("seed", int), ("status", str)):
-        if not isinstance(raw.get(key), kind) or isinstance(raw.get(key), bool):
-            raise ReportInputError(
-                f"{path}: field '{key}' must be {kind.__name__}, got {raw.get(key)!r}"
-            )
-    if raw["status"] not in STATUSES:
-        raise ReportInputError(
-            f"{path}: field 'status' must be one of {STATUSES}, got {raw['status']!r}"
-        )
-    error = raw.get("error")
-    if error is not None and not isinstance(error, str):
-        raise ReportInputError(f"{path}: field 'error' must be a string or null, got {error!r}")
-    metrics = raw.get("metrics", {})
-    if not isinstance(metrics, dict):
-        raise ReportInputError(f"{path}: field 'metrics' must be an object, got {metrics!r}")
-    values: dict[str, float] = {}
-    for name, value in metrics.items():
-        if value is None:
-            continue  # absent
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ReportInputError(f"{path}: metric '{name}' must be a number, got {value!r}")
-        values[name] = float(value)
-    return RunResult(raw["method"], raw["seed"], raw["status"], error, values, str(path))
-
-
-def load_run_dirs(root: Path) -> list[RunResult]:
-    """Every run below `root` that wrote a metrics.json (Hydra run or multirun folders)."""
-    if not root.is_dir():
-        raise ReportInputError(f"--runs {root}: no such directory")
-    return [_parse_metrics_json(p) for p in sorted(root.rglob("metrics.json"))]
-
-
-def load_mlflow(tracking_uri: str, experiment: str) -> list[RunResult]:
-    """Runs of one MLflow experiment that carry `method` and `seed` tags."""
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(tracking_uri=tracking_uri)
-    exp = client.get_experiment_by_name(experiment)
-    if exp is None:
-        names = sorted(e.name for e in client.search_experiments())
-        raise ReportInputError(
-            f"MLflow {tracking_uri}: no experiment named {experiment!r}; found {names}"
-        )
-    results: list[RunResult] = []
-    token = None
-    while True:
-        page = client.search_runs([exp.experiment_id], max_results=1000, page_token=token)
-        for run in page:
-            tags = run.data.tags
-            if "method" not in tags or "seed" not in tags:
-                continue  # not a comparison run (a parent run, a notebook run)
-            try:
-                seed = int(tags["seed"])
-            except ValueError as err:
-                raise ReportInputError(
-                    f"MLflow run {run.info.run_id}: tag 'seed' must be an integer, got {tags['seed']!r}"
-                ) from err
-            results.append(
-                RunResult(
-                    tags["method"],
-                    seed,
-                    run.info.status,
-                    tags.get("error"),
-                    {k: float(v) for k, v in run.data.metrics.items()},
-                    f"mlflow:{run.info.run_id}",
-                )
-            )
-        token = page.token
-        if not token:
-            return results
-
-
-def merge_runs(*sources: Iterable[RunResult]) -> list[RunResult]:
-    """One run per (method, seed): a finished run beats a failed one, a later source an earlier."""
-    chosen: dict[tuple[str, int], RunResult] = {}
-    for source in sources:
-        for run in source:
-            key = (run.method, run.seed)
-            old = chosen.get(key)
-            if old is None or run.finished or not old.finished:
-                chosen[key] = run
-    return sorted(chosen.values(), key=lambda r: (_method_rank(r.method), r.seed))
-
-
-# ----------------------------------------------------------------------------- statistics
-
-
-def _method_rank(method: str) -> tuple[int, str]:
-    return (
-        (METHOD_ORDER.index(method), "") if method in METHOD_ORDER else (len(METHOD_ORDER), method)
-    )
-
-
-def _metric_rank(metric: str) -> tuple[int, str]:
-    known = list(DIRECTIONS)
-    return (known.index(metric), "") if metric in known else (len(known), metric)
-
-
-def mean_ci(values: Sequence[float]) -> tuple[float, float]:
-    """(mean, 95 % t-interval half-width); the half-width is NaN for a single value."""
-    arr = np.asarray(values, dtype=np.float64)
-    mean = float(arr.mean())
-    if arr.size < 2:
-        return mean, math.nan
-    half = stats.t.ppf(0.975, arr.size - 1) * arr.std(ddof=1) / math.sqrt(arr.size)
-    return mean, float(half)
-
-
-def summarise(
-    runs: Sequence[RunResult], prefix: str = "test/", bounds: Sequence[str] = ("oracle",)
-) -> pd.DataFrame:
-    """Tidy table: method, metric, direction, n, mean, ci95, best (one row per pair present).
-
-    Non-finite values count as absent for that seed. `best` marks the best mean per metric
-    in its direction among methods not listed in `bounds`.
-    """
-    rows = []
-    for method in sorted({r.method for r in runs if r.finished}, key=_method_rank):
-        done = [r for r in runs if r.finished and r.method == method]
-        names = {m for r in done for m in r.metrics if m.startswith(prefix)}
-        for metric in sorted(names, key=_metric_rank):
-            values = [
-                r.metrics[metric] for r in done if math.isfinite(r.metrics.get(metric, math.nan))
-            ]
-            if not values:
-                continue
-            mean, ci = mean_ci(values)
-            rows.append(
-                {
-                    "method": method,
-                    "metric": metric,
-                    "direction": DIRECTIONS.get(metric, "unknown"),
-                    "n": len(values),
-                    "mean": mean,
-                    "ci95": ci,
-                }
-            )
-    table = pd.DataFrame(rows, columns=["method", "metric", "direction", "n", "mean", "ci95"])
-    table["best"] = False
-    for metric, group in table.groupby("metric", sort=False):
-        direction = DIRECTIONS.get(metric)
-        eligible = group[~group["method"].isin(list(bounds))]
-        if direction is None or eligible.empty:
-            continue
-        extreme = eligible["mean"].min() if direction == "lower" else eligible["mean"].max()
-        table.loc[eligible.index[np.isclose(eligible["mean"], extreme, rtol=1e-9)], "best"] = True
-    return table
-
-
-# ----------------------------------------------------------------------------- rendering
-
-
-def _fmt(value: float) -> str:
-    return "—" if not math.isfinite(value) else f"{value:.4g}"
-
-
-def _cell(row: pd.Series) -> str:
-    text = (
-        _fmt(row["mean"])
-        if math.isnan(row["ci95"])
-        else f"{_fmt(row['mean'])} ± {_fmt(row['ci95'])}"
-    )
-    return f"**{text}**" if row["best"] else text
-
-
-def render_markdown(table: pd.DataFrame, runs: Sequence[RunResult], bounds: Sequence[str]) -> str:
-    """The comparison as Markdown: one table per metric group, directions, best, failures."""
-    methods = sorted(table["method"].unique(), key=_method_rank)
-    seeds = {m: sorted({r.seed for r in runs if r.finished and r.method == m}) for m in methods}
-    lines = [
-        "# Method comparison",
-        "",
-        "Mean ± 95 % confidence half-width over seeds (Student t, n - 1 degrees of freedom).",
-        "↓ lower is better, ↑ higher is better. **Bold**: the best method for that metric (ties",
-        f"all bold); not eligible, as bounds: {', '.join(bounds) or 'none'}.",
-        "—: the method has no notion of that figure (absent, not zero).",
-        "",
-    ]
-    present = set(table["metric"])
-    groups = dict(METRIC_GROUPS)
-    other = sorted(present - set(DIRECTIONS))
-    if other:
-        groups["Other"] = dict.fromkeys(other, "unknown")
-    for title, metrics in groups.items():
-        shown = [m for m in metrics if m in present]
-        if not shown:
-            continue
-        arrows = {"lower": " ↓", "higher": " ↑"}
-        header = ["method", "seeds"] + [m + arrows.get(DIRECTIONS.get(m, ""), "") for m in shown]
-        lines += [f"## {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        for method in methods:
-            cells = [method, str(len(seeds[method]))]
-            for metric in shown:
-                hit = table[(table["method"] == method) & (table["metric"] == metric)]
-                cells.append(_cell(hit.iloc[0]) if len(hit) else "—")
-            lines.append("| " + " | ".join(cells) + " |")
-        lines.append("")
-    lines += [
-        "## Direction and best method",
-        "",
-        "| metric | better | best | mean |",
-        "|---|---|---|---|",
-    ]
-    for metric in sorted(present, key=_metric_rank):
-        best = table[(table["metric"] == metric) & table["best"]]
-        direction = DIRECTIONS.get(metric, "unknown")
-        if len(best):
-            names = ", ".join(best["method"])
-            lines.append(f"| {metric} | {direction} | {names} | {_fmt(best.iloc[0]['mean'])} |")
-        else:
-            lines.append(f"| {metric} | {direction} | — | — |")
-    failed = [r for r in runs if not r.finished]
-    lines += ["", "## Failed runs", ""]
-    if failed:
-        for run in failed:
-            error = (run.error or "no error recorded").strip().splitlines()
-            lines.append(
-                f"- {run.method} seed {run.seed}: {run.status}: {error[-1] if error else ''} ({run.source})"
-            )
-    else:
-        lines.append("None.")
-    return "\n".join(lines) + "\n"
-
 
 # ----------------------------------------------------------------------------- plots
 
@@ -347,7 +64,7 @@ def bar_charts(table: pd.DataFrame) -> dict[str, bytes]:
 
     charts = {}
     for metric, group in table.groupby("metric", sort=False):
-        group = group.sort_values("method", key=lambda s: s.map(_method_rank))
+        group = group.sort_values("method", key=lambda s: s.map(method_rank))
         fig, ax = plt.subplots(figsize=(max(4.0, 0.8 * len(group)), 3.2))
         errors = group["ci95"].fillna(0.0).to_numpy()
         colours = ["tab:orange" if b else "tab:blue" for b in group["best"]]
@@ -385,7 +102,7 @@ def qos_plot(series: pd.DataFrame) -> bytes:
     fig, axes = plt.subplots(n_rows, n_cols, figsize=(4.2 * n_cols, 2.8 * n_rows), squeeze=False)
     means = series.groupby(["method", "interval"])[columns].mean()
     for ax, column in zip(axes.flat, columns, strict=False):
-        for method in sorted(series["method"].unique(), key=_method_rank):
+        for method in sorted(series["method"].unique(), key=method_rank):
             line = means.loc[method, column]
             ax.plot(line.index, line.to_numpy(), label=method, linewidth=1.2)
         ax.set_title(column)
@@ -401,17 +118,8 @@ def qos_plot(series: pd.DataFrame) -> bytes:
 
 
 def atomic_write(path: Path, data: bytes | str) -> None:
-    """Write via a temporary file in the same folder and os.replace, so readers never see half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = data.encode() if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, lambda tmp: tmp.write_bytes(payload))
 
 
 def write_report(

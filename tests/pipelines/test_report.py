@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from pregan.evaluation import comparison
 from pregan.simulation.interfaces import QOS_COLUMNS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -60,10 +61,10 @@ def runs_dir(tmp_path):
 
 
 def test_mean_and_t_interval():
-    mean, half = report.mean_ci([5.0, 6.0, 7.0])
+    mean, half = comparison.mean_ci([5.0, 6.0, 7.0])
     assert mean == 6.0
     assert half == pytest.approx(stats.t.ppf(0.975, 2) * 1.0 / math.sqrt(3))
-    assert math.isnan(report.mean_ci([4.0])[1])
+    assert math.isnan(comparison.mean_ci([4.0])[1])
 
 
 def test_report_from_run_dirs(runs_dir, tmp_path):
@@ -91,15 +92,15 @@ def test_malformed_metrics_json_names_file_and_field(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "metrics.json" in err and "test/f1" in err
     bad = _write_run(tmp_path / "b", "pcft", "zero", {})
-    with pytest.raises(report.ReportInputError, match="'seed'"):
-        report.load_run_dirs(bad.parent)
+    with pytest.raises(comparison.ReportInputError, match="'seed'"):
+        comparison.load_run_dirs(bad.parent)
 
 
 def test_merge_prefers_finished_then_later_source():
-    failed = report.RunResult("pcft", 0, "FAILED", "x", {}, "dir")
-    done = report.RunResult("pcft", 0, "FINISHED", None, {"test/f1": 1.0}, "mlflow")
-    assert report.merge_runs([done], [failed]) == [done]
-    assert report.merge_runs([failed], [done]) == [done]
+    failed = comparison.RunResult("pcft", 0, "FAILED", "x", {}, "dir")
+    done = comparison.RunResult("pcft", 0, "FINISHED", None, {"test/f1": 1.0}, "mlflow")
+    assert comparison.merge_runs([done], [failed]) == [done]
+    assert comparison.merge_runs([failed], [done]) == [done]
 
 
 @pytest.mark.slow
@@ -118,8 +119,8 @@ def test_report_from_mlflow(tmp_path, monkeypatch):
     crashed = client.create_run(exp, tags={"method": "eclb", "seed": "0", "error": "OOM"})
     client.set_terminated(crashed.info.run_id, "FAILED")
     client.create_run(exp)  # untagged: ignored
-    with pytest.raises(report.ReportInputError, match="no experiment named 'other'"):
-        report.load_mlflow(uri, "other")
+    with pytest.raises(comparison.ReportInputError, match="no experiment named 'other'"):
+        comparison.load_mlflow(uri, "other")
     out = tmp_path / "reports"
     assert report.main(["--mlflow-uri", uri, "--experiment", "compare", "--out", str(out)]) == 0
     table = pd.read_csv(out / "comparison.csv").set_index("method")
