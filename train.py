@@ -5,12 +5,16 @@ and Optuna: `python train.py -m hparams_search=pregan_optuna` (driven by pregan.
 Everything one run does lives in `pregan.experiment.run_experiment`.
 """
 
+import logging
 import os
 
 import hydra
 from omegaconf import DictConfig
 
 from pregan.experiment import optimized_value, run_experiment
+from pregan.simulation.config import ConfigError
+
+log = logging.getLogger(__name__)
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
@@ -20,7 +24,16 @@ def main(cfg: DictConfig) -> float | None:
         from pregan.tuning.search import search_from_hydra
 
         return search_from_hydra(cfg)
-    metrics = run_experiment(cfg)
+    try:
+        metrics = run_experiment(cfg)
+    except ConfigError:
+        raise  # a broken config breaks every run of the sweep alike: stop at once
+    except Exception:
+        if not cfg.continue_on_failure:
+            raise
+        # Already recorded FAILED in MLflow and metrics.json; the sweep goes on.
+        log.exception("run %s seed %s failed", cfg.model.name, cfg.seed)
+        return None
     return optimized_value(cfg, metrics)
 
 

@@ -34,6 +34,7 @@ from pregan.evaluation.comparison import (
     ReportInputError,
     RunResult,
     load_mlflow,
+    load_qos_timeseries,
     load_run_dirs,
     merge_runs,
     method_rank,
@@ -75,18 +76,6 @@ def bar_charts(table: pd.DataFrame) -> dict[str, bytes]:
         ax.tick_params(axis="x", rotation=30)
         charts[metric.replace("/", "_")] = _figure_bytes(fig)
     return charts
-
-
-def load_qos_timeseries(root: Path) -> pd.DataFrame | None:
-    """Every qos_timeseries.csv below `root`, concatenated; None if there is none."""
-    frames = []
-    for path in sorted(root.rglob("qos_timeseries.csv")):
-        frame = pd.read_csv(path)
-        missing = {"interval", "method", "seed"} - set(frame.columns)
-        if missing:
-            raise ReportInputError(f"{path}: missing column(s) {sorted(missing)}")
-        frames.append(frame)
-    return pd.concat(frames, ignore_index=True) if frames else None
 
 
 def qos_plot(series: pd.DataFrame) -> bytes:

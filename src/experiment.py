@@ -20,14 +20,11 @@ from pregan.data.generate import ensure_traces
 from pregan.evaluation.runner import EpisodeOutcome, run_recovery_episode, score_outcomes
 from pregan.io import write_json_atomic
 from pregan.models.interfaces import FitContext, Method
+from pregan.simulation.config import ConfigError
 from pregan.simulation.interfaces import QOS_COLUMNS
 from pregan.tracking import MlflowRun, flatten_params
 
 log = logging.getLogger(__name__)
-
-
-class ConfigError(ValueError):
-    """The composed configuration is unusable; raised before any work is done."""
 
 
 def validate_config(cfg: DictConfig) -> None:
@@ -69,9 +66,7 @@ def _qos_timeseries(method: str, seed: int, outcomes: list[EpisodeOutcome]) -> l
     return lines
 
 
-def _run_split(
-    cfg: DictConfig, seeds: Any, scheduler: Any, policy: Any
-) -> list[EpisodeOutcome]:
+def _run_split(cfg: DictConfig, seeds: Any, scheduler: Any, policy: Any) -> list[EpisodeOutcome]:
     return [run_recovery_episode(cfg, int(seed), scheduler, policy) for seed in seeds]
 
 

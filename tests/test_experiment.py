@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from omegaconf import open_dict
 
-from pregan.experiment import ConfigError, run_experiment, validate_config
-from pregan.simulation.config import ConfigError as SimConfigError
+from pregan.experiment import run_experiment, validate_config
+from pregan.simulation.config import ConfigError
 
 
 def _mlflow_runs(tmp_path: Path) -> list:
@@ -61,7 +61,7 @@ def test_overlapping_seed_splits_are_refused(tmp_path: Path, make_cfg) -> None:
 
 def test_zero_hosts_is_refused_before_any_work(tmp_path: Path, make_cfg) -> None:
     cfg = make_cfg(["debug=tiny", "simulation.n_hosts=0"], tmp_path)
-    with pytest.raises(SimConfigError, match="simulation.n_hosts"):
+    with pytest.raises(ConfigError, match="simulation.n_hosts"):
         validate_config(cfg)
     with open_dict(cfg):
         cfg.seed = -1

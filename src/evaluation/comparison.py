@@ -164,6 +164,18 @@ def load_mlflow(tracking_uri: str, experiment: str) -> list[RunResult]:
             return results
 
 
+def load_qos_timeseries(root: Path) -> pd.DataFrame | None:
+    """Every qos_timeseries.csv below `root`, concatenated; None if there is none."""
+    frames = []
+    for path in sorted(root.rglob("qos_timeseries.csv")):
+        frame = pd.read_csv(path)
+        missing = {"interval", "method", "seed"} - set(frame.columns)
+        if missing:
+            raise ReportInputError(f"{path}: missing column(s) {sorted(missing)}")
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True) if frames else None
+
+
 def merge_runs(*sources: Iterable[RunResult]) -> list[RunResult]:
     """One run per (method, seed): a finished run beats a failed one, a later source an earlier."""
     chosen: dict[tuple[str, int], RunResult] = {}
