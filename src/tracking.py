@@ -35,7 +35,12 @@ class MlflowRun:
     """One MLflow run, created eagerly so a broken store fails before any training."""
 
     def __init__(
-        self, tracking_uri: str, experiment_name: str, run_name: str, tags: dict[str, str]
+        self,
+        tracking_uri: str,
+        experiment_name: str,
+        run_name: str,
+        tags: dict[str, str],
+        artifact_location: str | None = None,
     ):
         from lightning.pytorch.loggers import MLFlowLogger
 
@@ -47,6 +52,7 @@ class MlflowRun:
                 tracking_uri=tracking_uri,
                 tags=tags,
                 log_model=False,
+                artifact_location=artifact_location,
             )
             self.run_id = self._logger.run_id  # creates the run now
         except Exception as exc:
@@ -60,7 +66,14 @@ class MlflowRun:
     @classmethod
     def from_config(cls, cfg: DictConfig, tags: dict[str, str]) -> MlflowRun:
         mcfg = cfg.logger.mlflow
-        return cls(str(mcfg.tracking_uri), str(mcfg.experiment_name), str(mcfg.run_name), tags)
+        location = mcfg.get("artifact_location")
+        return cls(
+            str(mcfg.tracking_uri),
+            str(mcfg.experiment_name),
+            str(mcfg.run_name),
+            tags,
+            None if location is None else Path(str(location)).resolve().as_uri(),
+        )
 
     def lightning_logger(self) -> Any:
         """The MLFlowLogger to hand to every Lightning Trainer of this run."""

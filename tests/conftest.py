@@ -32,6 +32,7 @@ def compose_config(overrides: list[str], tmp_path: Path) -> DictConfig:
         cfg.data.traces_dir = str(tmp_path / "traces")
         cfg.data.summary_file = str(tmp_path / "reports" / "simulate.json")
         cfg.logger.mlflow.tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+        cfg.logger.mlflow.artifact_location = str(tmp_path / "mlartifacts")
     return cfg
 
 

@@ -52,6 +52,7 @@ def log_best_to_mlflow(
     experiment_name: str,
     config_path: Path,
     tags: dict[str, Any],
+    artifact_location: str | None = None,
 ) -> str:
     """Log one run holding the best parameters and value; return its run id."""
     from mlflow import MlflowClient
@@ -61,7 +62,9 @@ def log_best_to_mlflow(
         client = MlflowClient(tracking_uri)
         experiment = client.get_experiment_by_name(experiment_name)
         experiment_id = (
-            experiment.experiment_id if experiment else client.create_experiment(experiment_name)
+            experiment.experiment_id
+            if experiment
+            else client.create_experiment(experiment_name, artifact_location=artifact_location)
         )
         run = client.create_run(
             experiment_id,

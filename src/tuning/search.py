@@ -234,8 +234,14 @@ def _report_best(cfg: DictConfig, study: optuna.Study, metric: str) -> None:
             str(experiment),
             path,
             {"storage": cfg.optuna.storage, "seed": cfg.seed},
+            _artifact_uri(cfg),
         )
         log.info("best trial logged to MLflow experiment '%s', run %s", experiment, run_id)
+
+
+def _artifact_uri(cfg: DictConfig) -> str | None:
+    location = cfg.logger.mlflow.get("artifact_location")
+    return None if location is None else Path(str(location)).resolve().as_uri()
 
 
 def search_from_hydra(cfg: DictConfig) -> float:

@@ -28,7 +28,8 @@ seed: 0
 optimized_metric: val/f1
 model: {{name: toy, lr: 0.01, window: 5, depth: 2}}
 paths: {{root_dir: "{root}", output_dir: "{root}/out"}}
-logger: {{mlflow: {{tracking_uri: "sqlite:///{root}/mlflow.db", run_name: toy}}}}
+logger: {{mlflow: {{tracking_uri: "sqlite:///{root}/mlflow.db", run_name: toy,
+                   artifact_location: "{root}/mlartifacts"}}}}
 callbacks: {{}}
 """
 
