@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 from omegaconf import OmegaConf
+
 from pregan.simulation.least_full import LeastFullScheduler
 from pregan.simulation.simulator import Simulator
 

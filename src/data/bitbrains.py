@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
 from pregan.simulation.workload_bank import SERIES_FIELDS, WorkloadBank, WorkloadError
 
 COLUMNS: tuple[str, ...] = (

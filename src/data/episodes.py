@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from pregan.io import write_atomic, write_json_atomic
 from pregan.simulation.interfaces import FAULT_KINDS, QOS_COLUMNS, RESOURCES
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+
 from pregan.simulation.interfaces import RESOURCES
 
 # Class id a dimension's overload maps to: cpu -> cpu_overload, ram -> memory_leak, ...

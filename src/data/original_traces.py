@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from pregan.data.generic import LabelledSeries, TraceFormatError
 
 ORIGINAL_RESOURCES: tuple[str, ...] = ("cpu", "ram", "disk")

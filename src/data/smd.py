@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
 from pregan.data.generic import LabelledSeries, TraceFormatError
 from pregan.evaluation.metrics import label_runs
 

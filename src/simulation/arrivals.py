@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
 from pregan.simulation.config import SimulationConfig
 from pregan.simulation.workload_bank import WorkloadBank
 

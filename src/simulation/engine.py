@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
 from pregan.simulation.config import SlowdownConfig
 from pregan.simulation.faults import FaultEffects
 from pregan.simulation.hosts import HostArrays, power_w

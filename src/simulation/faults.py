@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
 from pregan.simulation.config import FaultsConfig
 from pregan.simulation.interfaces import FAULT_KINDS, RESOURCES, ROOT_CAUSE
 

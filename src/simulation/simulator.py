@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from pregan.data.episodes import EpisodeRecord
 from pregan.data.labels import percentile_labels
 from pregan.simulation import engine

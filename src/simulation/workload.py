@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
+
 from pregan.simulation.workload_bank import SERIES_FIELDS, WorkloadBank, WorkloadError
 
 KINDS: tuple[str, ...] = ("synthetic", "bitbrains")

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
 from pregan.data.generic import TraceFormatError, read_generic
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from pregan.data.generic import TraceFormatError
 from pregan.data.original_traces import load_cases, load_original_trace, percentile_labels
 

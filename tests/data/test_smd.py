@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from pregan.data.generic import TraceFormatError
 from pregan.data.smd import SmdLayoutError, list_machines, load_cases, load_machine
 

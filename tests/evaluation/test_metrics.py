@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+
 from pregan.evaluation.metrics import (
     MetricInputError,
     all_detection_metrics,

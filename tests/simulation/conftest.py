@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 from omegaconf import OmegaConf
+
 from pregan.simulation.config import faults_from_dictconfig, simulation_from_dictconfig
 from pregan.simulation.simulator import Simulator
 from pregan.simulation.workload_bank import WorkloadBank

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from pregan.simulation.interfaces import FAULT_KINDS, QOS_COLUMNS, Scheduler
 from pregan.simulation.least_full import LeastFullScheduler
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from omegaconf import OmegaConf
+
 from pregan.simulation.config import ConfigError, faults_from_dictconfig, simulation_from_dictconfig
 from pregan.simulation.hosts import build_hosts
 

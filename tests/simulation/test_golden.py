@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+
 from pregan.simulation.interfaces import QOS_COLUMNS
 from pregan.simulation.least_full import LeastFullScheduler
 

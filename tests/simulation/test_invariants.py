@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from pregan.simulation.hosts import power_w
 from pregan.simulation.interfaces import FAULT_KINDS, QOS_COLUMNS
 

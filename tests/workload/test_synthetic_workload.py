@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from omegaconf import OmegaConf
+
 from pregan.data.bitbrains import load_bitbrains
 from pregan.simulation.workload import build_workload, trace_statistics
 from pregan.simulation.workload_bank import SERIES_FIELDS, WorkloadBank, WorkloadError
