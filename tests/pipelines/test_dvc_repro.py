@@ -20,8 +20,6 @@ TINY_LOCAL = """\
 simulation: {n_hosts: 4, n_intervals: 12}
 data: {train_seeds: [0, 1], val_seeds: [100], test_seeds: [200]}
 trainer: {max_epochs: 1, enable_progress_bar: false}
-model:
-  migrator: {epochs: 1}
 hydra:
   sweeper:
     params:
