@@ -2,24 +2,29 @@
 
 Both are trained against co-simulation, never against a fixed dataset: at a decision point
 (an interval where some host is flagged faulty) the simulator is forked and the proposal S,
-the generator's S' and several perturbations of S' are co-simulated in one batched call.
+the generator's S' and other candidates are co-simulated in one batched call.
 - D learns, per candidate, whether it beat S (its co-simulated score is lower by more than
   `min_gain`).
 - G learns to make an S' that D prefers (adversarial term) and, so that it does not merely
   fool D, to imitate the best co-simulated candidate of the point, or to stay at S when no
-  candidate beat it (imitation term). The candidates include moving every container off the
-  flagged hosts, so moving off a host under fault is always on the table when it pays.
+  candidate beat it (imitation term).
+The candidates are the decoded S', perturbations of it, and structured moves off the flagged
+hosts: all of them at once, one host at a time, and one container at a time, each to the
+least-loaded unflagged host. Since G imitates the best of these, it learns to move only the
+containers whose move pays in co-simulation, not every container of a flagged host.
+The structured candidates do not depend on the model, so their scores are computed once per
+point and reused over epochs; only S' and its perturbations are co-simulated anew.
 
-Two phases share one training step: offline over decision points streamed from training-seed
-simulations (`DecisionPointStream`, driven by a Lightning Trainer with manual optimisation),
-and online, one update per interval of a live run (`online_update`).
+Two phases share one training step: offline over decision points collected from
+training-seed simulations (`collect_points`, driven by a Lightning Trainer with manual
+optimisation), and online, one update per interval of a live run (`online_update`).
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,15 +33,22 @@ import lightning as L
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.data import IterableDataset
 
 from pregan.models.components.discriminator import Discriminator
-from pregan.models.components.generator import Generator, feasible_moves, placement_matrix
+from pregan.models.components.generator import (
+    Generator,
+    feasible_moves,
+    host_load,
+    placement_matrix,
+)
 from pregan.models.cosim_scoring import CosimScoring, Cosimulator
 from pregan.simulation.interfaces import Observation
 
 Flagger = Callable[[Observation], tuple[np.ndarray, np.ndarray]]
-"""obs -> (flags (H,) bool, E (H, e) float32 with zero rows for unflagged hosts)."""
+"""obs -> (flags (H,) bool, E (H, e) float32 with zero rows for unflagged hosts).
+
+A flagger may also offer `flag_many(observations) -> (flags (N, H), E (N, H, e))`, which
+`collect_points` uses to judge a whole episode in one batch."""
 
 
 class GanCheckpointError(ValueError):
@@ -54,6 +66,13 @@ class DecisionPoint:
     demand: np.ndarray  # (C, 3) MIPS, RAM MB, disk MB of each slot's container
     capacity: np.ndarray  # (H, 3) the same per host
     host_up: np.ndarray  # (H,) bool
+    load: np.ndarray | None = None  # (H,) float32 CPU load under the proposal (derived)
+    fixed: np.ndarray | None = None  # (F, C) model-independent candidates, once scored
+    fixed_scores: np.ndarray | None = None  # (1 + F,) co-simulated scores of S then `fixed`
+
+    def __post_init__(self) -> None:
+        if self.load is None:
+            self.load = host_load(self.proposal, self.demand, self.capacity)
 
 
 def decision_point(
@@ -93,47 +112,98 @@ class UtilisationFlagger:
         return flags, emb
 
 
-class DecisionPointStream(IterableDataset):
+def collect_points(
+    make_sim: Callable[[int], Any],
+    scheduler: Any,
+    flagger: Flagger,
+    seeds: Sequence[int],
+    stride: int = 1,
+    min_t: int = 0,
+) -> list[DecisionPoint]:
     """Decision points from re-running training-seed simulations with the scheduler.
 
     Deterministic: the same seeds give the same episodes (Simulator seeds its own RNG), and
-    the proposal is always executed, so the stream does not depend on the model. Every
-    `stride`-th interval with at least one flagged host yields a point holding a fork.
+    the proposal is always executed, so the points do not depend on the model. Every
+    interval t >= `min_t` is forked; once the episode has run, the flagger judges all of them
+    in one batch where it can, and every `stride`-th interval with a flagged host is kept.
     """
-
-    def __init__(
-        self,
-        make_sim: Callable[[int], Any],
-        scheduler: Any,
-        flagger: Flagger,
-        seeds: Sequence[int],
-        stride: int = 1,
-    ) -> None:
-        if not seeds:
-            raise ValueError("DecisionPointStream: no training seeds given (data.train_seeds)")
-        if stride <= 0:
-            raise ValueError(f"DecisionPointStream: stride must be positive, got {stride}")
-        self.make_sim, self.scheduler, self.flagger = make_sim, scheduler, flagger
-        self.seeds, self.stride = [int(s) for s in seeds], stride
-
-    def __iter__(self) -> Iterator[DecisionPoint]:
-        for seed in self.seeds:
-            sim = self.make_sim(seed)
-            seen = 0
-            while not sim.done:
-                obs = sim.observe()
-                proposal = self.scheduler.place(obs)
-                flags, emb = self.flagger(obs)
-                if flags.any():
-                    if seen % self.stride == 0:
-                        yield decision_point(obs, proposal, flags, emb, sim.fork())
-                    seen += 1
-                sim.step(proposal)
+    if not seeds:
+        raise ValueError("collect_points: no training seeds given (data.train_seeds)")
+    if stride <= 0:
+        raise ValueError(f"collect_points: stride must be positive, got {stride}")
+    points: list[DecisionPoint] = []
+    for seed in seeds:
+        sim = make_sim(int(seed))
+        seen: list[tuple[Observation, np.ndarray, Any]] = []
+        while not sim.done:
+            obs = sim.observe()
+            proposal = scheduler.place(obs)
+            if obs.t >= max(min_t, 1):
+                seen.append((obs, proposal, sim.fork()))
+            sim.step(proposal)
+        if not seen:
+            continue
+        if (flag_many := getattr(flagger, "flag_many", None)) is not None:
+            flags, embs = flag_many([o for o, _, _ in seen])  # (N, H), (N, H, e)
+        else:
+            pairs = [flagger(o) for o, _, _ in seen]
+            flags = np.stack([f for f, _ in pairs])
+            embs = np.stack([e for _, e in pairs])
+        kept = np.flatnonzero(flags.any(axis=1))[::stride]
+        points.extend(decision_point(*seen[i][:2], flags[i], embs[i], seen[i][2]) for i in kept)
+    return points
 
 
 def collate_points(points: list[DecisionPoint]) -> list[DecisionPoint]:
     """Decision points carry simulator forks: batch them as a plain list."""
     return points
+
+
+def one_hots(placements: np.ndarray, n_hosts: int) -> np.ndarray:
+    """(..., C) host indices (-1 = none) -> (..., C, H) float32 one-hot rows."""
+    eye = np.eye(n_hosts + 1, dtype=np.float32)[:, :n_hosts]  # row -1 (= H) is all zeros
+    return eye[placements]
+
+
+def spread(point: DecisionPoint, movers: np.ndarray) -> np.ndarray:
+    """Move each container of `movers` (in order) to the least CPU-loaded up, unflagged host
+    with room for it, updating loads as it goes; one with no such host stays put."""
+    out = point.proposal.copy()
+    placed = out >= 0
+    used = np.zeros_like(point.capacity)  # (H, R)
+    np.add.at(used, out[placed], point.demand[placed])
+    allowed = point.host_up & ~point.flags  # (H,)
+    for c in movers:
+        free = point.capacity - used  # (H, R)
+        ok = allowed & (free >= point.demand[c]).all(axis=1)
+        ok[out[c]] = False
+        if not ok.any():
+            continue
+        load = used[:, 0] / point.capacity[:, 0]  # (H,)
+        h = int(np.argmin(np.where(ok, load, np.inf)))
+        used[out[c]] -= point.demand[c]
+        used[h] += point.demand[c]
+        out[c] = h
+    return out
+
+
+def structured_candidates(point: DecisionPoint) -> np.ndarray:
+    """(F, C) moves off flagged hosts: all at once, per flagged host, per container.
+
+    Only rows that differ from S and from each other are kept (F may be 0).
+    """
+    prop = point.proposal
+    on_flagged = (prop >= 0) & point.flags[np.clip(prop, 0, None)]  # (C,)
+    movers = np.flatnonzero(on_flagged)
+    rows = [spread(point, movers)]
+    hosts = np.unique(prop[movers])
+    if hosts.size > 1:
+        rows.extend(spread(point, movers[prop[movers] == h]) for h in hosts)
+    if movers.size > 1:
+        rows.extend(spread(point, movers[i : i + 1]) for i in range(movers.size))
+    cands = np.unique(np.stack(rows), axis=0)  # (F', C)
+    keep = (cands != prop).any(axis=1)
+    return cands[keep].reshape(-1, prop.shape[0])
 
 
 class GanMigratorModule(L.LightningModule):
@@ -146,9 +216,10 @@ class GanMigratorModule(L.LightningModule):
         embed_dim: int,
         hidden: int = 64,
         bound: float = 4.0,
-        lr_g: float = 5e-5,
-        lr_d: float = 5e-5,
-        n_samples: int = 6,
+        lr_g: float = 1e-3,
+        lr_d: float = 1e-3,
+        lr_online: float = 5e-5,
+        n_samples: int = 4,
         move_prob: float = 0.5,
         explore: float = 0.3,
         temperature: float = 1.0,
@@ -177,112 +248,117 @@ class GanMigratorModule(L.LightningModule):
         s = placement_matrix(point.proposal, self.hparams.n_hosts)  # (C, H)
         with torch.no_grad():
             e_t, s_t = torch.from_numpy(point.embedding), torch.from_numpy(s)
-            s_new = self.generator(e_t, s_t)  # (C, H)
+            l_t = torch.from_numpy(point.load)  # (H,)
+            s_new = self.generator(e_t, s_t, l_t)  # (C, H)
             cand = feasible_moves(
                 s_new.numpy(), point.proposal, point.demand, point.capacity, point.host_up
             )
             if np.array_equal(cand, point.proposal):
                 return cand, 0.0, s_new.numpy()
             c_t = torch.from_numpy(placement_matrix(cand, self.hparams.n_hosts))
-            prob = float(self.discriminator.prob_better(e_t, s_t, c_t))
+            prob = float(self.discriminator.prob_better(e_t, s_t, c_t, l_t))
         return cand, prob, s_new.numpy()
 
     # ---- candidates ----------------------------------------------------------------------
     def candidates(
         self, point: DecisionPoint, s_new: np.ndarray, rng: np.random.Generator
     ) -> np.ndarray:
-        """(B, C) candidates for one point: [S, decoded S', evacuate-all, n_samples perturbed].
+        """(B, C) model-dependent candidates: [S, decoded S', n_samples perturbations].
 
-        Perturbations move each container of a flagged host with probability `move_prob` to a
-        host drawn from softmax(S'/temperature), mixed with uniform exploration; every
-        candidate is made feasible by `feasible_moves`.
+        A perturbation moves each container of a flagged host with a probability drawn per
+        sample in (0, 2 * move_prob] (so both single moves and near-evacuations occur) to a
+        host drawn from softmax(S'/temperature) over the other hosts, mixed with uniform
+        exploration; every candidate is made feasible by `feasible_moves`.
         """
         h = self.hparams.n_hosts
         prop, dem, cap, up = point.proposal, point.demand, point.capacity, point.host_up
         rows = [prop, feasible_moves(s_new, prop, dem, cap, up)]
         on_flagged = (prop >= 0) & point.flags[np.clip(prop, 0, None)]  # (C,)
         base = placement_matrix(prop, h)  # (C, H)
-        # Evacuate: every container off a flagged host to the least loaded unflagged up host.
-        load = np.zeros(h)
-        np.add.at(load, prop[prop >= 0], dem[prop >= 0, 0])
-        util = load / cap[:, 0] + 2.0 * point.flags + 4.0 * ~up  # (H,) flagged/down last
-        evac = base.copy()
-        evac[on_flagged] -= 10.0 * util[None, :]  # argmax = least loaded allowed host
-        evac[on_flagged, prop[on_flagged]] = -np.inf
-        rows.append(feasible_moves(evac, prop, dem, cap, up))
         logits = s_new / self.hparams.temperature  # (C, H)
         probs = np.exp(logits - logits.max(axis=1, keepdims=True))
-        probs /= probs.sum(axis=1, keepdims=True)
-        probs = (1 - self.hparams.explore) * probs + self.hparams.explore / h  # (C, H)
+        probs = (1 - self.hparams.explore) * probs / probs.sum(axis=1, keepdims=True)
+        probs = (probs + self.hparams.explore / h) * (1 - base)  # (C, H) never the own host
+        cum = probs.cumsum(axis=1) / probs.sum(axis=1, keepdims=True).clip(min=1e-12)  # (C, H)
         for _ in range(self.hparams.n_samples):
-            move = on_flagged & (rng.random(prop.shape[0]) < self.hparams.move_prob)  # (C,)
-            cum = probs.cumsum(axis=1)  # (C, H)
+            p_move = rng.uniform(0.0, min(1.0, 2 * self.hparams.move_prob))
+            move = on_flagged & (rng.random(prop.shape[0]) < p_move)  # (C,)
             draw = (rng.random((prop.shape[0], 1)) > cum).sum(axis=1).clip(0, h - 1)  # (C,)
             scores = base.copy()
             scores[move, draw[move]] += 2.0
             rows.append(feasible_moves(scores, prop, dem, cap, up))
         return np.stack(rows)  # (B, C)
 
+    def _scored(
+        self, point: DecisionPoint, s_new: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """All candidates of a point and their gain over S (> 0: better); row 0 is S, row 1
+        the decoded S'. Structured candidates are scored once and cached on the point."""
+        if point.sim is None:
+            raise ValueError("GAN training: the decision point has no simulator fork to score on")
+        if point.fixed is None or point.fixed_scores is None:
+            fixed = structured_candidates(point)  # (F, C)
+            point.fixed_scores = self.scoring.score(point.sim, np.vstack([point.proposal, fixed]))
+            point.fixed = fixed
+        sampled = self.candidates(point, s_new, rng)[1:]  # (n_samples + 1, C)
+        scores = self.scoring.score(point.sim, sampled)  # (n_samples + 1,)
+        cands = np.vstack([point.proposal, sampled, point.fixed])  # (B, C)
+        all_scores = np.concatenate([point.fixed_scores[:1], scores, point.fixed_scores[1:]])
+        return cands, all_scores[0] - all_scores  # (B, C), (B,)
+
     # ---- one GAN update ------------------------------------------------------------------
     def _gan_losses(
         self, points: list[DecisionPoint], rng: np.random.Generator
     ) -> tuple[Callable[[], torch.Tensor], Callable[[], torch.Tensor], dict[str, float]]:
         """Co-simulate every point's candidates; return closures for the D and G losses."""
-        h, beta = self.hparams.n_hosts, self.hparams.relax_beta
-        e_rows, s_rows, pair_e, pair_s, pair_c, pair_y, targets, placed = (
-            [],
-            [],
-            [],
-            [],
-            [],
-            [],
-            [],
-            [],
-        )
+        h, beta, min_gain = self.hparams.n_hosts, self.hparams.relax_beta, self.hparams.min_gain
+        pair_e, pair_s, pair_c, pair_y, pair_l, targets = [], [], [], [], [], []
         gains, best_gains, accepted = [], [], []
         for p in points:
             cand_g, prob, s_new = self.propose(p)
-            cands = self.candidates(p, s_new, rng)  # (B, C)
-            scores = self.scoring.score(p.sim, cands)  # (B,)
-            gain = scores[0] - scores  # (B,), > 0: better than S
-            s = placement_matrix(p.proposal, h)
-            one_hots = np.stack([placement_matrix(c, h) for c in cands[1:]])  # (B-1, C, H)
-            for b in range(1, len(cands)):
-                pair_e.append(p.embedding)
-                pair_s.append(s)
-                pair_c.append(one_hots[b - 1])
-                pair_y.append(float(gain[b] > self.hparams.min_gain))
+            cands, gain = self._scored(p, s_new, rng)  # (B, C), (B,)
+            moved = (cands[1:] != p.proposal).any(axis=1)  # (B-1,) D judges real moves only
+            n = int(moved.sum())
+            pair_e.append(np.broadcast_to(p.embedding, (n, *p.embedding.shape)))
+            pair_s.append(np.broadcast_to(p.proposal, (n, p.proposal.shape[0])))
+            pair_c.append(cands[1:][moved])
+            pair_l.append(np.broadcast_to(p.load, (n, p.load.shape[0])))
+            pair_y.append(gain[1:][moved] > min_gain)
             best = int(np.argmax(gain))
-            target = cands[best] if gain[best] > self.hparams.min_gain else p.proposal
-            e_rows.append(p.embedding)
-            s_rows.append(s)
-            targets.append(np.where(target >= 0, target, 0))
-            placed.append(p.proposal >= 0)
-            g_gain = float(gain[1])  # candidate 1 is the decoded S'
+            target = cands[best] if gain[best] > min_gain else p.proposal
+            targets.append(target)
             accept = prob > 0.5
-            gains.append(g_gain if accept else 0.0)
-            best_gains.append(float(gain[best]))
+            gains.append(float(gain[1]) if accept else 0.0)  # candidate 1 is the decoded S'
+            best_gains.append(max(float(gain[best]), 0.0))
             accepted.append(float(accept))
             if self.sample is None:
+                s = placement_matrix(p.proposal, h)
                 self.sample = {"S": s, "S_prime": s_new, "placed": placement_matrix(cand_g, h)}
-        e = torch.from_numpy(np.stack(e_rows))  # (N, H, e)
-        s = torch.from_numpy(np.stack(s_rows))  # (N, C, H)
-        tgt = torch.from_numpy(np.stack(targets))  # (N, C)
-        cur = torch.from_numpy(np.stack([np.where(p.proposal >= 0, p.proposal, 0) for p in points]))
-        mask = torch.from_numpy(np.stack(placed))  # (N, C) bool
-        pe, ps = torch.from_numpy(np.stack(pair_e)), torch.from_numpy(np.stack(pair_s))
-        pc, py = torch.from_numpy(np.stack(pair_c)), torch.tensor(pair_y)  # (P, C, H), (P,)
-        pos = py.mean().clamp(0.05, 0.95)
+        props = np.stack([p.proposal for p in points])  # (N, C)
+        e = torch.from_numpy(np.stack([p.embedding for p in points]))  # (N, H, e)
+        s = torch.from_numpy(one_hots(props, h))  # (N, C, H)
+        load = torch.from_numpy(np.stack([p.load for p in points]))  # (N, H)
+        tgt = torch.from_numpy(np.stack(targets).clip(min=0))  # (N, C)
+        cur = torch.from_numpy(props.clip(min=0))  # (N, C)
+        mask = torch.from_numpy(props >= 0)  # (N, C) bool
+        pe = torch.from_numpy(np.concatenate(pair_e))  # (P, H, e)
+        ps = torch.from_numpy(one_hots(np.concatenate(pair_s), h))  # (P, C, H)
+        pc = torch.from_numpy(one_hots(np.concatenate(pair_c), h))  # (P, C, H)
+        py = torch.from_numpy(np.concatenate(pair_y).astype(np.float32))  # (P,)
+        pl = torch.from_numpy(np.concatenate(pair_l))  # (P, H)
+        pos = py.mean().clamp(0.05, 0.95) if len(py) else torch.tensor(0.5)
         weight = torch.where(py > 0, 0.5 / pos, 0.5 / (1 - pos))  # (P,) balance the classes
 
         def d_loss() -> torch.Tensor:
-            logits = self.discriminator(pe, ps, pc)  # (P,)
+            if len(py) == 0:
+                return sum(p.sum() * 0.0 for p in self.discriminator.parameters())
+            logits = self.discriminator(pe, ps, pc, pl)  # (P,)
             return F.binary_cross_entropy_with_logits(logits, py, weight=weight)
 
         def g_loss() -> torch.Tensor:
-            s_new = self.generator(e, s)  # (N, C, H)
+            s_new = self.generator(e, s, load)  # (N, C, H)
             relaxed = torch.softmax(beta * s_new, dim=-1) * mask[..., None]  # (N, C, H)
-            adv = F.softplus(-self.discriminator(e, s, relaxed)).mean()  # -log D(S' better)
+            adv = F.softplus(-self.discriminator(e, s, relaxed, load)).mean()  # -log D(S' better)
             logp = torch.log_softmax(beta * s_new, dim=-1)  # (N, C, H)
             # "Whether to move" and "where to" are separate terms: the first is a consistent
             # signal (leave a host under fault), the second is noisier (many targets are good),
@@ -302,7 +378,7 @@ class GanMigratorModule(L.LightningModule):
             "accept_rate": float(np.mean(accepted)),
             "score_gain": float(np.mean(gains)),
             "best_gain": float(np.mean(best_gains)),
-            "d_pos_rate": float(py.mean()),
+            "d_pos_rate": float(py.mean()) if len(py) else 0.0,
         }
         return d_loss, g_loss, stats
 
@@ -331,20 +407,22 @@ class GanMigratorModule(L.LightningModule):
         self.log_dict(logs, batch_size=len(batch), on_step=True, on_epoch=True, prog_bar=True)
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
-        return self._make_optimizers()
+        return self._make_optimizers(self.hparams.lr_g, self.hparams.lr_d)
 
-    def _make_optimizers(self) -> list[torch.optim.Optimizer]:
-        opt_g = torch.optim.AdamW(self.generator.parameters(), lr=self.hparams.lr_g)
-        opt_d = torch.optim.AdamW(self.discriminator.parameters(), lr=self.hparams.lr_d)
+    def _make_optimizers(self, lr_g: float, lr_d: float) -> list[torch.optim.Optimizer]:
+        opt_g = torch.optim.AdamW(self.generator.parameters(), lr=lr_g)
+        opt_d = torch.optim.AdamW(self.discriminator.parameters(), lr=lr_d)
         return [opt_g, opt_d]
 
     # ---- online phase --------------------------------------------------------------------
     def online_update(self, point: DecisionPoint) -> dict[str, float]:
-        """One D and one G step on one live decision point (outside any Trainer)."""
+        """One D and one G step on one live decision point (outside any Trainer), at the
+        online learning rate (the original's 5e-5: small steps on a single point)."""
         if point.sim is None:
             raise ValueError("online_update: the decision point has no simulator fork to score on")
         if self._online_opts is None:
-            opt_g, opt_d = self._make_optimizers()
+            lr = self.hparams.lr_online
+            opt_g, opt_d = self._make_optimizers(lr, lr)
             self._online_opts = (opt_g, opt_d)
         opt_g, opt_d = self._online_opts
         d_loss_fn, g_loss_fn, stats = self._gan_losses([point], self._rng(0))

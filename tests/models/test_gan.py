@@ -12,7 +12,12 @@ import torch
 from pregan.models.components.discriminator import Discriminator
 from pregan.models.components.generator import Generator, feasible_moves, placement_matrix
 from pregan.models.cosim_scoring import CosimConfigError, CosimScoring
-from pregan.models.gan_migrator import DecisionPoint, GanMigratorModule
+from pregan.models.gan_migrator import (
+    DecisionPoint,
+    GanMigratorModule,
+    spread,
+    structured_candidates,
+)
 
 H, C, E = 4, 4, 2
 
@@ -65,16 +70,19 @@ def test_generator_shapes_and_bound() -> None:
     torch.nn.init.normal_(g.net[-1].weight, std=10.0)  # saturate tanh
     s = torch.from_numpy(placement_matrix(np.array([0, 1, 2, -1]), H))
     e = torch.rand(H, E)
-    out = g(e, s)
+    load = torch.rand(H)
+    out = g(e, s, load)
     assert out.shape == (C, H)
     assert ((out - s).abs() <= 4.0).all()
-    assert g(e[None].repeat(5, 1, 1), s[None].repeat(5, 1, 1)).shape == (5, C, H)
+    assert torch.equal(out[3], s[3])  # the empty slot stays empty
+    batched = g(e[None].repeat(5, 1, 1), s[None].repeat(5, 1, 1), load[None].repeat(5, 1))
+    assert batched.shape == (5, C, H)
 
 
 def test_untrained_generator_keeps_s() -> None:
     g = Generator(H, C, E)
     s = torch.from_numpy(placement_matrix(np.array([0, 1, 2, 3]), H))
-    assert torch.equal(g(torch.rand(H, E), s), s)
+    assert torch.equal(g(torch.rand(H, E), s, torch.rand(H)), s)
 
 
 def test_migrations_are_read_from_s_prime_not_s() -> None:
@@ -115,14 +123,16 @@ def test_discriminator_learns_fake_scorer() -> None:
         c = torch.from_numpy(np.stack([placement_matrix(r, H) for r in c_idx]))
         return e.expand(n, H, E), s, c, torch.from_numpy(y)
 
+    load = torch.zeros(H)
     for _ in range(300):
         eb, s, c, y = batch(64)
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(d(eb, s, c), y)
+        logits = d(eb, s, c, load.expand(64, H))
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y)
         opt.zero_grad()
         loss.backward()
         opt.step()
     eb, s, c, y = batch(512)
-    acc = ((d.prob_better(eb, s, c) > 0.5).float() == y).float().mean()
+    acc = ((d.prob_better(eb, s, c, load.expand(512, H)) > 0.5).float() == y).float().mean()
     assert acc > 0.9
 
 
@@ -135,23 +145,36 @@ def _module(seed: int = 0) -> GanMigratorModule:
         hidden=16,
         lr_g=1e-2,
         lr_d=1e-2,
+        lr_online=1e-2,
         n_samples=4,
         seed=seed,
         cosim={"horizon": 1, "weights": {"energy": 0.8, "response": 0.2}},
     )
 
 
-def test_candidates_include_evacuation_and_are_feasible() -> None:
+def test_candidates_are_feasible_and_include_structured_moves() -> None:
     gan = _module()
     proposal = np.array([0, 0, 1, 2])
     point = _point(proposal)
     cands = gan.candidates(point, placement_matrix(proposal, H), np.random.default_rng(0))
-    assert cands.shape == (3 + 4, C)
+    assert cands.shape == (2 + 4, C)
     np.testing.assert_array_equal(cands[0], proposal)
-    assert (cands[2] != 0).all()  # evacuate-all leaves the flagged host empty
-    for c in cands:
+    fixed = structured_candidates(point)
+    # all at once (both off host 0) and each container alone: three distinct moves
+    assert fixed.shape == (3, C)
+    assert any((row != 0).all() for row in fixed)  # evacuate-all leaves the flagged host empty
+    assert sorted(int((row != proposal).sum()) for row in fixed) == [1, 1, 2]
+    for c in np.vstack([cands, fixed]):
         load = np.bincount(c[c >= 0], minlength=H)
         assert (load <= 4).all()
+        assert (c[proposal != 0] == proposal[proposal != 0]).all()  # only flagged-host moves
+
+
+def test_spread_prefers_idle_hosts() -> None:
+    point = _point(np.array([0, 0, 1, 1]))
+    out = spread(point, np.array([0, 1]))
+    # hosts 2 and 3 are idle: the two movers go there (one each, loads updated), not host 1
+    assert sorted(out[:2].tolist()) == [2, 3]
 
 
 def _train(seed: int, steps: int) -> tuple[GanMigratorModule, list[dict[str, float]]]:

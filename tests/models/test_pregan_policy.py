@@ -89,4 +89,4 @@ def test_model_config_composes(cfg) -> None:
     assert cfg.model.name == "pregan"
     assert cfg.model.classifier._target_.endswith("FaultClassifierModule")
     assert cfg.model.migrator.cosim.horizon > 0
-    assert np.isclose(cfg.model.migrator.lr_g, 5e-5)
+    assert np.isclose(cfg.model.migrator.lr_online, 5e-5)  # the original's online rate
