@@ -18,13 +18,6 @@ from typing import Any, NamedTuple
 import lightning as L
 import numpy as np
 import torch
-from pregan.models.components.encoder import FPEEncoder
-from pregan.models.components.heads import AnomalyHead, DiagnosisHead, PrototypeHead
-from pregan.models.components.linear_encoder import LinearEncoder
-from pregan.models.interfaces import ClassifierOutput
-from pregan.models.losses import anomaly_loss, diagnosis_loss, prototype_losses
-from pregan.models.prototypes import PrototypeBank
-from pregan.simulation.interfaces import FAULT_KINDS
 from torch import nn
 from torchmetrics import MaxMetric, MeanMetric
 from torchmetrics.classification import (
@@ -33,7 +26,16 @@ from torchmetrics.classification import (
     MulticlassAccuracy,
 )
 
+from pregan.models.components.encoder import FPEEncoder
+from pregan.models.components.heads import AnomalyHead, DiagnosisHead, PrototypeHead
+from pregan.models.components.linear_encoder import LinearEncoder
+from pregan.models.interfaces import ClassifierOutput
+from pregan.models.losses import anomaly_loss, diagnosis_loss, prototype_losses
+from pregan.models.prototypes import PrototypeBank
+from pregan.simulation.interfaces import FAULT_KINDS
+
 ENCODERS: dict[str, type[nn.Module]] = {"fpe": FPEEncoder, "linear": LinearEncoder}
+INPUT_FEATURES: tuple[str, ...] = ("value", "delta", "cluster")
 
 
 class ClassifierInputError(ValueError):
@@ -61,6 +63,10 @@ class FaultClassifierModule(L.LightningModule):
         encoder: "fpe" (GRU + GAT + self-attention) or "linear" (the ablation).
         latent, heads, gat_heads, hidden: encoder sizes (see FPEEncoder).
         embed_dim: prototype-space dimension (2 in the original).
+        input_features: what the encoder reads per dimension, from `INPUT_FEATURES`:
+            "value" (the normalised metric), "delta" (its change from the previous interval,
+            0 at the first) and "cluster" (its deviation from the mean over the H hosts of
+            that interval). The diagnosis head always reads the values.
         n_classes: fault classes K (FAULT_KINDS by default); labels are 0 none, 1..K.
         *_weight: weights of the anomaly CE, prototype pull, triplet and diagnosis BCE terms.
         triplet_margin: margin of the triplet loss, in squared embedding distance.
@@ -82,6 +88,7 @@ class FaultClassifierModule(L.LightningModule):
         gat_heads: int = 1,
         hidden: int = 32,
         embed_dim: int = 2,
+        input_features: tuple[str, ...] | list[str] = ("value",),
         n_classes: int = len(FAULT_KINDS),
         anomaly_weight: float = 1.0,
         prototype_weight: float = 1.0,
@@ -103,12 +110,23 @@ class FaultClassifierModule(L.LightningModule):
             raise ValueError(
                 f"classifier: n_hosts, n_features, window must be >= 1, got {n_hosts}, {n_features}, {window}"
             )
+        # A plain list before save_hyperparameters: Hydra hands a ListConfig, which a
+        # weights-only checkpoint load refuses.
+        input_features = [str(name) for name in input_features]
+        features = tuple(input_features)
+        unknown = sorted(set(features) - set(INPUT_FEATURES))
+        if not features or unknown or len(set(features)) != len(features):
+            raise ValueError(
+                f"classifier.input_features: {list(features)} must be distinct names from "
+                f"{list(INPUT_FEATURES)}"
+            )
         self.save_hyperparameters(logger=False, ignore=["optimizer", "scheduler"])
+        self.input_features = features
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
 
         self.encoder = ENCODERS[encoder](
-            n_features, window, latent, heads, gat_heads, hidden=hidden
+            n_features * len(features), window, latent, heads, gat_heads, hidden=hidden
         )
         self.anomaly_head = AnomalyHead(latent, hidden)
         self.prototype_head = PrototypeHead(latent, embed_dim, hidden)
@@ -178,12 +196,31 @@ class FaultClassifierModule(L.LightningModule):
     def forward(self, x: torch.Tensor) -> ClassifierTensors:
         """Raw windows x (B, W, H, D) -> logits (B, H, 2), embedding (B, H, E), dim_logits (B, H, D)."""
         xn = (x - self.feature_mean) / self.feature_std  # (B, W, H, D)
-        z = self.encoder(xn)  # (B, H, L)
+        z = self.encoder(self._encoder_input(xn))  # (B, H, L)
         return ClassifierTensors(
             logits=self.anomaly_head(z),  # (B, H, 2)
             embedding=self.prototype_head(z),  # (B, H, E)
             dim_logits=self.diagnosis_head(z, xn),  # (B, H, D)
         )
+
+    def _encoder_input(self, xn: torch.Tensor) -> torch.Tensor:
+        """Normalised windows (B, W, H, D) -> the chosen input features (B, W, H, len*D).
+
+        A fault shows as a change on one host (a step up at onset, a drop to zero at a
+        crash) that a bursting but healthy host need not show; deltas and the deviation from
+        the cluster's mean hand those contrasts to the encoder directly.
+        """
+        if self.input_features == ("value",):
+            return xn
+        parts = []
+        for name in self.input_features:
+            if name == "value":
+                parts.append(xn)
+            elif name == "delta":
+                parts.append(torch.diff(xn, dim=1, prepend=xn[:, :1]))  # (B, W, H, D)
+            else:
+                parts.append(xn - xn.mean(dim=2, keepdim=True))  # (B, W, H, D)
+        return torch.cat(parts, dim=-1)  # (B, W, H, len*D)
 
     def _losses(
         self, out: ClassifierTensors, faulty: torch.Tensor, cls: torch.Tensor, rc: torch.Tensor
@@ -337,31 +374,55 @@ class FaultClassifierModule(L.LightningModule):
     def predict_windows(self, windows: np.ndarray) -> ClassifierOutput:
         """Verdicts for a batch of raw windows (B, W, H, D); every field gains a leading B axis."""
         self._check_windows(windows)
-        was_training = self.training
-        self.eval()
-        with torch.inference_mode():
-            x = torch.as_tensor(windows, dtype=torch.float32, device=self.device)  # (B, W, H, D)
-            out = self(x)
-            prob = torch.softmax(out.logits, -1)[..., 1]  # (B, H)
-            flags = prob >= self.threshold  # (B, H)
-            fault_class = self.prototypes.classify(out.embedding) + 1  # (B, H) 1..K, every host
-            dim_scores = torch.sigmoid(out.dim_logits)  # (B, H, D)
-        self.train(was_training)
-        return ClassifierOutput(
-            host_prob=prob.cpu().numpy(),
-            host_flags=flags.cpu().numpy(),
-            embedding=out.embedding.cpu().numpy(),
-            fault_class=fault_class.cpu().numpy(),
-            dim_scores=dim_scores.cpu().numpy(),
-        )
+        return self._predict(windows)
 
     def predict_window(self, window: np.ndarray) -> ClassifierOutput:
-        """Verdict for one raw window (W, H, D): host_prob (H,), flags, embedding (H, E), ..."""
+        """Verdict for one raw window (W, H, D): host_prob (H,), flags, embedding (H, E), ...
+
+        The per-decision path of a policy: one validation pass, no batch axis to strip.
+        """
         if not isinstance(window, np.ndarray) or window.ndim != 3:
             shape = getattr(window, "shape", type(window).__name__)
             raise ClassifierInputError(f"window: expected (W, H, D), got {shape}")
-        out = self.predict_windows(window[None])
-        return ClassifierOutput(*(field[0] for field in vars(out).values()))
+        self._check_windows(window[None])
+        out = self._predict(window[None])
+        return ClassifierOutput(
+            host_prob=out.host_prob[0],
+            host_flags=out.host_flags[0],
+            embedding=out.embedding[0],
+            fault_class=out.fault_class[0],
+            dim_scores=out.dim_scores[0],
+        )
+
+    def _predict(self, windows: np.ndarray) -> ClassifierOutput:
+        """Checked raw windows (B, W, H, D) -> verdicts; eval mode, no autograd bookkeeping.
+
+        Mode switches walk every submodule, so they happen only when the module is in
+        training mode (a policy's classifier is in eval mode for good). A float32 array
+        is wrapped, not copied, on the CPU.
+        """
+        was_training = self.training
+        if was_training:
+            self.eval()
+        try:
+            with torch.inference_mode():
+                x = torch.from_numpy(np.ascontiguousarray(windows, dtype=np.float32))
+                x = x.to(self.device)  # (B, W, H, D); a no-op on the CPU
+                out = self(x)
+                prob = torch.softmax(out.logits, -1)[..., 1]  # (B, H)
+                fault_class = self.prototypes.classify(out.embedding) + 1  # (B, H) 1..K
+                dim_scores = torch.sigmoid(out.dim_logits)  # (B, H, D)
+                prob_np = prob.cpu().numpy()
+                return ClassifierOutput(
+                    host_prob=prob_np,
+                    host_flags=prob_np >= float(self.threshold),
+                    embedding=out.embedding.cpu().numpy(),
+                    fault_class=fault_class.cpu().numpy(),
+                    dim_scores=dim_scores.cpu().numpy(),
+                )
+        finally:
+            if was_training:
+                self.train()
 
     @classmethod
     def from_checkpoint(

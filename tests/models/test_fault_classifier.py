@@ -12,6 +12,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint
+
 from pregan.data.windows import WindowDataModule
 from pregan.models.fault_classifier import (
     ClassifierCheckpointError,
@@ -203,16 +204,20 @@ def test_datamodule_shape_must_match_model():
 
 
 @pytest.mark.parametrize("name", ["fpe", "linear"])
-def test_config_fast_dev_run(name):
+def test_config_fast_dev_run(name, tmp_path):
     dm = make_datamodule(n_train=1)
     with initialize_config_dir(str(REPO_ROOT / "conf" / "classifier"), version_base="1.3"):
-        cfg = compose(name)
+        cfg = compose(name, overrides=["input_features=[value,delta,cluster]"])
     model = instantiate(cfg, n_hosts=dm.n_hosts, n_features=dm.n_features)
     trainer = quiet_trainer(fast_dev_run=True)
     trainer.fit(model, datamodule=dm)
     assert np.isfinite(float(trainer.callback_metrics["train/loss"]))
     assert "val/f1" in trainer.callback_metrics and "val/class_acc" in trainer.callback_metrics
     assert bool(model.stats_fitted)
+    # Hydra hands lists as ListConfig; the checkpoint must still load weights-only.
+    trainer.save_checkpoint(tmp_path / "model.ckpt")
+    loaded = FaultClassifierModule.from_checkpoint(tmp_path / "model.ckpt")
+    assert loaded.input_features == ("value", "delta", "cluster")
 
 
 def _fit_state(seed: int) -> dict[str, torch.Tensor]:
@@ -248,3 +253,37 @@ def test_resume_from_last_checkpoint(tmp_path):
     assert second.global_step == first.global_step * 3 // 2
     assert int(model2.prototypes.steps) == second.global_step  # prototype state resumed too
     assert torch.equal(model2.feature_std, model1.feature_std)
+
+
+def test_input_features_are_values_deltas_and_cluster_deviations():
+    model = FaultClassifierModule(
+        n_hosts=3, n_features=2, input_features=["value", "delta", "cluster"]
+    )
+    xn = torch.arange(2 * 3 * 3 * 2, dtype=torch.float32).reshape(2, 3, 3, 2) ** 1.5  # (B, W, H, D)
+    feats = model._encoder_input(xn)  # (B, W, H, 3*D)
+    assert feats.shape == (2, 3, 3, 6)
+    torch.testing.assert_close(feats[..., :2], xn)
+    assert torch.all(feats[:, 0, :, 2:4] == 0)  # no change before the first interval
+    torch.testing.assert_close(feats[:, 1:, :, 2:4], xn[:, 1:] - xn[:, :-1])
+    torch.testing.assert_close(feats[..., 4:].mean(dim=2), torch.zeros(2, 3, 2), atol=1e-4, rtol=0)
+    assert model.encoder.n_features == 6
+
+
+@pytest.mark.parametrize("features", [[], ["value", "value"], ["value", "slope"]])
+def test_unknown_or_repeated_input_features_are_rejected(features):
+    with pytest.raises(ValueError, match="input_features"):
+        FaultClassifierModule(n_hosts=2, n_features=4, input_features=features)
+
+
+def test_predict_window_keeps_the_training_mode_and_matches_forward(trained):
+    model, dm = trained
+    window = dm.splits["test"].windows[3]  # (W, H, D)
+    model.train()
+    one = model.predict_window(window)
+    assert model.training  # restored for the trainer
+    model.eval()
+    with torch.inference_mode():
+        logits = model(torch.from_numpy(window[None])).logits  # (1, H, 2)
+    np.testing.assert_allclose(one.host_prob, torch.softmax(logits, -1)[0, :, 1].numpy(), atol=1e-6)
+    np.testing.assert_array_equal(one.host_flags, one.host_prob >= float(model.threshold))
+    assert not model.training

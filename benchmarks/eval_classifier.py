@@ -1,0 +1,198 @@
+"""Quality of the fault classifier alone on the stored test episodes, over several seeds.
+
+Trains the classifier exactly as `python train.py model=pregan` does (it calls
+`PreGANMethod._fit_classifier` on the composed train config: same datamodule, trainer,
+checkpoint and early-stopping callbacks, best checkpoint by val/f1, threshold chosen on
+validation), once per training seed, then scores the stored test split with
+`pregan.evaluation.metrics`. The test episodes are read only to report; nothing is chosen on
+them. As in the recovery runner, the window ending at interval t is scored against the truth
+of interval t, for t = 0..T-2 (the decision at t+1; the last interval has no later decision).
+
+    python benchmarks/eval_classifier.py                          # seeds 0 1 2, default config
+    python benchmarks/eval_classifier.py model.classifier.window=6 --seeds 0   # overrides first
+
+Extra arguments are Hydra overrides of conf/train.yaml. Prints one row per seed, mean ± std,
+recall per fault kind and per position in the fault (onset, second, later intervals), and
+the wall time of each fit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import hydra
+import lightning as L
+import numpy as np
+import torch
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+from pregan.data.episodes import load_split
+from pregan.data.windows import split_windows
+from pregan.evaluation import metrics as M
+from pregan.models.fault_classifier import FaultClassifierModule
+from pregan.models.interfaces import FitContext
+from pregan.models.pregan import PreGANMethod
+from pregan.simulation.interfaces import FAULT_KINDS
+
+ROOT = Path(__file__).resolve().parents[1]
+CRASH = FAULT_KINDS.index("node_crash") + 1
+COLUMNS = (
+    "precision",
+    "recall",
+    "f1",
+    "f1_pa",
+    "roc_auc",
+    "class_accuracy",
+    "hitrate_100",
+    "hitrate_150",
+    "ndcg_100",
+    "threshold",
+    "fit_s",
+)
+
+
+def compose_config(overrides: list[str], out_dir: Path) -> DictConfig:
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        return compose(
+            config_name="train",
+            overrides=[
+                f"paths.root_dir={ROOT}",
+                f"paths.output_dir={out_dir}",
+                "trainer.enable_progress_bar=false",
+                "+trainer.enable_model_summary=false",
+                *overrides,
+            ],
+        )
+
+
+def fit(cfg: DictConfig, seed: int, out_dir: Path) -> tuple[FaultClassifierModule, float]:
+    """Train as train.py does (seed_everything, then the method's classifier fit)."""
+    L.seed_everything(seed, workers=True)
+    method: PreGANMethod = hydra.utils.instantiate(cfg.model, _recursive_=False)
+    traces = Path(cfg.data.traces_dir)
+    ctx = FitContext(
+        train_dir=traces / "train",
+        val_dir=traces / "val",
+        output_dir=out_dir,
+        seed=seed,
+        trainer_cfg=cfg.trainer,
+        loggers=[],
+        simulation_cfg=cfg,
+        callbacks_cfg=cfg.get("callbacks"),
+    )
+    start = time.perf_counter()
+    method._fit_classifier(ctx)
+    elapsed = time.perf_counter() - start
+    assert method.classifier is not None
+    return method.classifier, elapsed
+
+
+def evaluate(model: FaultClassifierModule, test_dir: Path) -> dict[str, float]:
+    """Point-wise/point-adjusted detection, AUC, class accuracy, diagnosis; per-kind recall."""
+    episodes = load_split(test_dir)
+    window = int(model.hparams.window)
+    flags, probs, classes, dims, truth_cls, truth_dims, position = [], [], [], [], [], [], []
+    for ep in episodes:
+        w = split_windows([ep], window, "test")
+        keep = slice(0, w.windows.shape[0] - 1)  # windows ending at t = 0..T-2
+        out = model.predict_windows(w.windows[keep])  # fields (T-1, H, ...)
+        flags.append(out.host_flags)
+        probs.append(out.host_prob)
+        classes.append(out.fault_class)
+        dims.append(out.dim_scores)
+        cls = w.fault_class[keep]  # (T-1, H)
+        truth_cls.append(cls)
+        truth_dims.append(w.root_cause[keep] > 0)
+        position.append(_position_in_fault(cls))
+    res: dict[str, float] = {}
+    labels, groups = _host_major([c > 0 for c in truth_cls])
+    flag_flat, _ = _host_major(flags)
+    res.update(M.detection_metrics(labels, flag_flat))
+    res["f1_pa"] = M.point_adjusted_f1(labels, flag_flat, groups)
+    res["roc_auc"] = float(M.roc_auc(labels, _host_major(probs)[0]))
+    true = np.concatenate([c.reshape(-1) for c in truth_cls])
+    res["class_accuracy"] = float(
+        M.classification_accuracy(true, np.concatenate([c.reshape(-1) for c in classes]))
+    )
+    mask = [(c > 0) & (c != CRASH) for c in truth_cls]
+    dim_scores = np.concatenate([d[m] for d, m in zip(dims, mask, strict=True)])
+    dim_truth = np.concatenate([d[m] for d, m in zip(truth_dims, mask, strict=True)])
+    for p in (100, 150):
+        res[f"hitrate_{p}"] = float(M.hit_rate_at(dim_scores, dim_truth, p))
+        res[f"ndcg_{p}"] = float(M.ndcg_at(dim_scores, dim_truth, p))
+    res["threshold"] = float(model.threshold)
+    flat_flags = np.concatenate([f.reshape(-1) for f in flags])
+    for k, kind in enumerate(FAULT_KINDS, start=1):
+        res[f"recall/{kind}"] = float(flat_flags[true == k].mean())
+    pos = np.concatenate([p.reshape(-1) for p in position])
+    for p, name in ((0, "onset"), (1, "second"), (2, "later")):
+        res[f"recall/{name}"] = float(flat_flags[(true > 0) & (pos == p)].mean())
+    res["fp_per_1000_normal"] = float(1000 * flat_flags[true == 0].mean())
+    return res
+
+
+def _position_in_fault(cls: np.ndarray) -> np.ndarray:
+    """(T, H) 0 at a fault's first interval, 1 at its second, 2 later (-1 where no fault)."""
+    pos = np.full(cls.shape, -1)
+    run = np.zeros(cls.shape[1], dtype=np.int64)  # (H,)
+    prev = np.zeros(cls.shape[1], dtype=cls.dtype)  # (H,)
+    for t in range(cls.shape[0]):
+        run = np.where((cls[t] > 0) & (cls[t] == prev), run + 1, 0)
+        prev = cls[t]
+        pos[t] = np.where(cls[t] > 0, np.minimum(run, 2), -1)
+    return pos
+
+
+def _host_major(grids: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(T, H) grids -> flat host-major points and one group per episode and host."""
+    flats, groups = [], []
+    for i, grid in enumerate(grids):
+        flat, group = M.flatten_host_grid(grid)
+        flats.append(flat)
+        groups.append(group + i * grid.shape[1])
+    return np.concatenate(flats), np.concatenate(groups)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--json", type=Path, help="also write the per-seed results here")
+    parser.add_argument("overrides", nargs="*", help="Hydra overrides of conf/train.yaml")
+    args = parser.parse_args()
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    logging.getLogger("lightning").setLevel(logging.ERROR)
+    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", ".*does not have many workers.*")
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="eval_classifier_") as tmp:
+        for seed in args.seeds:
+            out_dir = Path(tmp) / f"seed{seed}"
+            cfg = compose_config([*args.overrides, f"seed={seed}"], out_dir)
+            model, fit_s = fit(cfg, seed, out_dir)
+            with torch.inference_mode():
+                row = evaluate(model, Path(cfg.data.traces_dir) / "test")
+            row["fit_s"] = fit_s
+            row["seed"] = seed
+            rows.append(row)
+            print(f"seed {seed}: " + "  ".join(f"{c} {row[c]:.3f}" for c in COLUMNS), flush=True)
+    keys = [k for k in rows[0] if k != "seed"]
+    print(f"\ntest split, {len(rows)} seeds (mean ± std), overrides: {args.overrides or 'none'}")
+    for k in keys:
+        values = np.array([r[k] for r in rows])
+        print(f"  {k:28s} {values.mean():8.3f} ± {values.std():.3f}")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()
