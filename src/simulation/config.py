@@ -88,6 +88,11 @@ class SimulationConfig:
     # provisioned maximum). Without it, one container absorbs a whole Pi, finishes in a
     # third of its deadline, and no fault can ever cause an SLA violation.
     burst_factor: float = 2.0
+    # What a live host reports with no container: the OS and monitoring agent's own CPU share
+    # and RAM. Monitoring only (the power curve's 0 % point already is the idle draw). It keeps
+    # an idle host apart from a crashed one, which reports nothing (all zeros).
+    idle_cpu: float = 0.03
+    idle_ram_mb: float = 300.0
     container_disk_mb: list[float] = field(default_factory=lambda: [1.0, 2.0, 3.0])
     router_bandwidth_mbps: float = 10000.0
     host_mix: list[HostMixEntry] = field(default_factory=list)
@@ -175,6 +180,8 @@ def simulation_from_dictconfig(cfg: Any) -> SimulationConfig:
     _positive(sim.arrivals.std, "simulation.arrivals.std", allow_zero=True)
     _positive(sim.sla_intervals.std, "simulation.sla_intervals.std", allow_zero=True)
     _positive(sim.work_sla_factor, "simulation.work_sla_factor")
+    _positive(sim.idle_cpu, "simulation.idle_cpu", allow_zero=True)
+    _positive(sim.idle_ram_mb, "simulation.idle_ram_mb", allow_zero=True)
     if sim.burst_factor < 1.0:
         raise ConfigError(f"simulation.burst_factor must be >= 1, got {sim.burst_factor!r}")
     _positive(sim.noise_std, "simulation.noise_std", allow_zero=True)

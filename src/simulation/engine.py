@@ -31,6 +31,8 @@ class EngineContext:
     interval_s: float
     router_bw: float
     burst_factor: float
+    idle_cpu: float
+    idle_ram_mb: float
     slowdown: SlowdownConfig
 
 
@@ -228,8 +230,8 @@ def step(
 
     # Monitoring truth: fractions of capacity, including the fault's own load.
     frac = busy_s / span_s
-    cpu_u = host_sum(rate * busy_s, host, H) / (hosts.ips * span_s) + fx.cpu_hog
-    ram_u = pressure
+    cpu_u = host_sum(rate * busy_s, host, H) / (hosts.ips * span_s) + fx.cpu_hog + ctx.idle_cpu
+    ram_u = pressure + ctx.idle_ram_mb / hosts.ram_mb
     disk_u = host_sum(dem.disk_io * frac, host, H) / hosts.disk_bw + fx.disk_hog
     mig_mb = np.where(mig, dem.ram_mb, 0.0)
     net_mb = host_sum(dem.net_io * frac, host, H) * span_s + host_sum(
@@ -239,7 +241,8 @@ def step(
     net_u = net_mb / (net_bw * span_s) + fx.net_hog
     util = np.clip(np.stack([cpu_u, ram_u, disk_u, net_u], axis=-1), 0.0, 1.0)  # (B, H, 4)
     util[:, fx.down] = 0.0
-    watts = np.where(fx.down, 0.0, power_w(hosts.power_w, util[..., 0]))  # (B, H)
+    busy_cpu = np.clip(cpu_u - ctx.idle_cpu, 0.0, 1.0)  # the idle share is in the 0 % draw
+    watts = np.where(fx.down, 0.0, power_w(hosts.power_w, busy_cpu))  # (B, H)
 
     unplaced = (state.active & ~placed).sum(axis=1)
     state.work_done = np.where(placed & ~done, state.work_done + rate * busy_s, state.work_done)

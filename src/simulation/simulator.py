@@ -64,6 +64,8 @@ class Simulator:
             interval_s=float(sim_cfg.interval_s),
             router_bw=float(sim_cfg.router_bandwidth_mbps),
             burst_factor=float(sim_cfg.burst_factor),
+            idle_cpu=float(sim_cfg.idle_cpu),
+            idle_ram_mb=float(sim_cfg.idle_ram_mb),
             slowdown=sim_cfg.slowdown,
         )
         T, H, C = sim_cfg.n_intervals, hosts.n_hosts, sim_cfg.slots
