@@ -36,7 +36,8 @@ def validate_config(cfg: DictConfig) -> None:
             raise ConfigError(f"config: missing top-level field '{key}'")
     if not isinstance(cfg.seed, int) or cfg.seed < 0:
         raise ConfigError(f"config: seed must be a non-negative integer, got {cfg.seed!r}")
-    splits = {s: set(cfg.data[f"{s}_seeds"]) for s in ("train", "val", "test")}
+    splits = {s: set(cfg.data[f"{s}_seeds"]) for s in ("train", "val")}
+    splits["test"] = set(test_episode_seeds(cfg))
     for a, b in (("train", "val"), ("train", "test"), ("val", "test")):
         if overlap := splits[a] & splits[b]:
             raise ConfigError(f"data.{a}_seeds and data.{b}_seeds overlap: {sorted(overlap)}")
@@ -44,6 +45,16 @@ def validate_config(cfg: DictConfig) -> None:
         if not seeds:
             raise ConfigError(f"data.{s}_seeds is empty")
     Simulator.from_config(cfg, seed=int(cfg.data.test_seeds[0]))  # validates sim/faults/workload
+
+
+def test_episode_seeds(cfg: DictConfig) -> list[int]:
+    """The live recovery episodes of this run: data.test_seeds shifted by the run's seed.
+
+    Every method run with seed k meets the same workloads and fault schedules, while each
+    seed brings its own episodes, so the spread over seeds covers workload variation too.
+    """
+    stride = int(cfg.data.get("test_seed_stride", 0))
+    return [int(s) + stride * int(cfg.seed) for s in cfg.data.test_seeds]
 
 
 def _git_commit() -> str:
@@ -113,7 +124,7 @@ def run_experiment(cfg: DictConfig) -> dict[str, float]:
         if cfg.evaluation.val_episodes:
             val_outcomes = _run_split(cfg, cfg.data.val_seeds, scheduler, policy)
             metrics.update({f"val/{k}": v for k, v in score_outcomes(val_outcomes).items()})
-        outcomes = _run_split(cfg, cfg.data.test_seeds, scheduler, policy)
+        outcomes = _run_split(cfg, test_episode_seeds(cfg), scheduler, policy)
         metrics.update({f"test/{k}": v for k, v in score_outcomes(outcomes).items()})
         run.log_metrics({k: v for k, v in metrics.items() if np.isfinite(v)})
         series = out_dir / "qos_timeseries.csv"

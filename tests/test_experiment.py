@@ -67,3 +67,15 @@ def test_zero_hosts_is_refused_before_any_work(tmp_path: Path, make_cfg) -> None
         cfg.seed = -1
     with pytest.raises(ConfigError, match="seed"):
         validate_config(cfg)
+
+
+def test_test_episodes_follow_the_run_seed_and_stay_unseen(tmp_path: Path, make_cfg) -> None:
+    from pregan.experiment import test_episode_seeds
+
+    cfg = make_cfg(["debug=tiny", "seed=2"], tmp_path)
+    assert test_episode_seeds(cfg) == [200 + 2 * cfg.data.test_seed_stride]
+    with open_dict(cfg):
+        cfg.data.test_seed_stride = 50  # seed 2 -> episode 300... and 100 is a val seed
+        cfg.data.test_seeds = [0]
+    with pytest.raises(ConfigError, match="data.val_seeds and data.test_seeds overlap"):
+        validate_config(cfg)

@@ -33,6 +33,8 @@ METRIC_GROUPS: dict[str, dict[str, str]] = {
         "test/mean_wait_intervals": "lower",
         "test/decision_ms": "lower",
         "test/peak_memory_mb": "lower",
+        "test/completed": "higher",
+        "test/migrations_per_fault": "lower",
     },
     "Detection": {
         "test/accuracy": "higher",
@@ -209,7 +211,8 @@ def mean_ci(values: Sequence[float]) -> tuple[float, float]:
     if arr.size < 2:
         return mean, math.nan
     half = stats.t.ppf(0.975, arr.size - 1) * arr.std(ddof=1) / math.sqrt(arr.size)
-    return mean, float(half)
+    # Identical values (a deterministic method) give a rounding-level spread: report it as 0.
+    return mean, 0.0 if half <= 1e-9 * max(abs(mean), 1.0) else float(half)
 
 
 def summarise(
