@@ -59,6 +59,9 @@ def evaluate_case(case: LabelledSeries, detector_cfg: DictConfig) -> dict[str, f
         "fit_s": t1 - t0,
         "score_s": t2 - t1,
     }
+    losses = getattr(detector, "train_losses", None)  # learned detectors: last epoch's loss
+    if losses:
+        out["train_loss"] = float(losses[-1])
     if case.labels is not None:
         out.update(all_detection_metrics(case.labels, flags, scores))
     if case.root_cause is not None:

@@ -26,16 +26,19 @@ def _pipeline():
 def _write_generic(tmp_path: Path) -> tuple[Path, Path]:
     rng = np.random.default_rng(0)
     t = 400
+    # A longer train split: its held-out tail (20 %) sets a 1e-2-risk threshold, which needs
+    # a few hundred rows to be stable.
+    n_train = 3000
     train = pd.DataFrame(
         {
-            "timestamp": np.arange(t),
-            "cpu": rng.normal(0.5, 0.02, t),
-            "ram": rng.normal(0.3, 0.02, t),
+            "timestamp": np.arange(n_train),
+            "cpu": rng.normal(0.5, 0.02, n_train),
+            "ram": rng.normal(0.3, 0.02, n_train),
         }
     )
     test = pd.DataFrame(
         {
-            "timestamp": np.arange(t, 2 * t),
+            "timestamp": np.arange(n_train, n_train + t),
             "cpu": rng.normal(0.5, 0.02, t),
             "ram": rng.normal(0.3, 0.02, t),
         }
@@ -80,7 +83,10 @@ def test_benchmark_writes_metrics_and_logs_mlflow(
     saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert saved["mean"] == payload["mean"]
     case = saved["per_case"]["test"]
-    assert case["f1_pa"] > 0.8 and case["hitrate@100"] > 0.9
+    # The whole fault is found; a 1e-2 risk costs about 1 % false flags of the 380 normal rows
+    # (clustered by the 5-row smoothing), so precision and F1 stay below 1.
+    assert case["recall"] == 1.0 and case["flag_rate"] < 0.1
+    assert case["f1_pa"] > 0.7 and case["hitrate@100"] > 0.9
     assert saved["wall_s"] > 0
 
     import mlflow

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+
 from pregan.models.interfaces import SeriesDetector
 from pregan.models.pregan_series_detector import PreganSeriesDetector
 from pregan.models.series_detectors import (
@@ -107,3 +108,20 @@ def test_pot_threshold_extrapolates_exponential_tail() -> None:
 def test_trailing_mean() -> None:
     x = np.array([[1.0], [3.0], [5.0], [7.0]])
     np.testing.assert_allclose(trailing_mean(x, 2)[:, 0], [1.0, 2.0, 4.0, 6.0])
+
+
+def test_pregan_deviation_adds_level_evidence_on_top_of_forecast_error() -> None:
+    """Same seed, same model: the robust z term only adds, and adds most on the faulty dim."""
+    kwargs = dict(window=5, latent=8, heads=2, epochs=2, batch_size=64, seed=0)
+    with_z, without_z = (
+        PreganSeriesDetector(**kwargs),
+        PreganSeriesDetector(deviation=False, **kwargs),
+    )
+    for det in (with_z, without_z):
+        det.fit(_series())
+    assert len(with_z.train_losses) == 2
+    dim_z = with_z.score(_faulty_test())[2]
+    dim_e = without_z.score(_faulty_test())[2]
+    extra = dim_z - dim_e  # (T, D) the smoothed robust z
+    assert (extra >= -1e-5).all()
+    assert extra[155:170, 2].mean() > 4 * extra[155:170, [0, 1, 3]].mean()
