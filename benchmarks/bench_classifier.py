@@ -5,6 +5,7 @@ network (one window per step, float64), measured on this machine with the same m
 
     python benchmarks/bench_classifier.py                 # 16 and 200 hosts, 1 thread
     python benchmarks/bench_classifier.py --hosts 16 --threads 2
+    python benchmarks/bench_classifier.py --features value containers   # with the placement
 
 Each host count runs in a fresh subprocess so that its peak resident memory is its own.
 """
@@ -21,6 +22,7 @@ import time
 
 import numpy as np
 import torch
+
 from pregan.models.fault_classifier import FaultClassifierModule
 
 
@@ -30,8 +32,8 @@ def _train_rate(model: FaultClassifierModule, batch: tuple[torch.Tensor, ...], s
     model.train()
 
     def step() -> None:
-        out = model(batch[0])
-        loss = model._losses(out, *batch[1:])["loss"]
+        out = model(batch[0], batch[4])
+        loss = model._losses(out, *batch[1:4])["loss"]
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -53,11 +55,13 @@ def _latency_ms(fn, repeats: int) -> float:
     return 1e3 * statistics.median(times)
 
 
-def measure(n_hosts: int, batch_size: int, steps: int, ref_steps: int) -> dict[str, float]:
+def measure(
+    n_hosts: int, batch_size: int, steps: int, ref_steps: int, features: list[str]
+) -> dict[str, float]:
     rng = np.random.default_rng(0)
     gen = torch.Generator().manual_seed(0)
     torch.manual_seed(0)
-    model = FaultClassifierModule(n_hosts, 4)
+    model = FaultClassifierModule(n_hosts, 4, input_features=features)
     model.set_data_stats(np.full(4, 0.3, np.float32), np.full(4, 0.2, np.float32), 0.2)
     x = torch.rand(batch_size, 3, n_hosts, 4, generator=gen)  # (B, W, H, D)
     faulty = (torch.rand(batch_size, n_hosts, generator=gen) < 0.2).long()  # (B, H)
@@ -65,22 +69,25 @@ def measure(n_hosts: int, batch_size: int, steps: int, ref_steps: int) -> dict[s
     rc = (
         torch.nn.functional.one_hot((cls - 1).clamp_min(0), 5)[..., :4].float() * faulty[..., None]
     )  # (B, H, D)
-    batch = (x, faulty, cls, rc)
+    cnt = torch.randint(0, 3, (batch_size, 3, n_hosts), generator=gen).float()  # (B, W, H)
+    batch = (x, faulty, cls, rc, cnt)
 
-    result = {"hosts": n_hosts, "batch_size": batch_size}
+    result = {"hosts": n_hosts, "batch_size": batch_size, "features": "+".join(features)}
     result["train_windows_per_s"] = _train_rate(model, batch, steps)
     window = rng.random((3, n_hosts, 4), dtype=np.float32)  # (W, H, D)
-    result["decision_ms"] = _latency_ms(lambda: model.predict_window(window), 100)
+    containers = cnt[0].numpy() if model.uses_containers else None  # (W, H)
+    result["decision_ms"] = _latency_ms(lambda: model.predict_window(window, containers), 100)
 
     # The original's regime: the same network in float64, one window per optimiser step.
-    ref = FaultClassifierModule(n_hosts, 4).double()
+    ref = FaultClassifierModule(n_hosts, 4, input_features=features).double()
     ref.set_data_stats(np.full(4, 0.3, np.float32), np.full(4, 0.2, np.float32), 0.2)
-    ref_batch = (batch[0][:1].double(), faulty[:1], cls[:1], rc[:1].double())
+    ref_batch = (batch[0][:1].double(), faulty[:1], cls[:1], rc[:1].double(), cnt[:1].double())
     result["ref_f64_bs1_train_windows_per_s"] = _train_rate(ref, ref_batch, ref_steps)
     with torch.inference_mode():
         ref.eval()
         xr = torch.from_numpy(window[None]).double()
-        result["ref_f64_decision_ms"] = _latency_ms(lambda: ref(xr), 100)
+        cr = cnt[:1].double()
+        result["ref_f64_decision_ms"] = _latency_ms(lambda: ref(xr, cr), 100)
     result["train_speedup"] = (
         result["train_windows_per_s"] / result["ref_f64_bs1_train_windows_per_s"]
     )
@@ -97,11 +104,15 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--ref-steps", type=int, default=100)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--features", nargs="+", default=["value"], help="the classifier's input_features"
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.child:
-        print(json.dumps(measure(args.hosts[0], args.batch_size, args.steps, args.ref_steps)))
+        result = measure(args.hosts[0], args.batch_size, args.steps, args.ref_steps, args.features)
+        print(json.dumps(result))
         return
     rows = []
     for hosts in args.hosts:
@@ -119,6 +130,8 @@ def main() -> None:
             str(args.ref_steps),
             "--threads",
             str(args.threads),
+            "--features",
+            *args.features,
         ]
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
         rows.append(json.loads(out.strip().splitlines()[-1]))

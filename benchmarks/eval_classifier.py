@@ -12,8 +12,10 @@ of interval t, for t = 0..T-2 (the decision at t+1; the last interval has no lat
     python benchmarks/eval_classifier.py model.classifier.window=6 --seeds 0   # overrides first
 
 Extra arguments are Hydra overrides of conf/train.yaml. Prints one row per seed, mean ± std,
-recall per fault kind and per position in the fault (onset, second, later intervals), and
-the wall time of each fit.
+recall per fault kind and per position in the fault (onset, second, later intervals), the
+wall time of each fit and the epoch of the kept (best val/f1) checkpoint. The same figures
+on the validation split (val/...) are for choosing between configurations; the test split
+is only reported.
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ COLUMNS = (
     "ndcg_100",
     "threshold",
     "fit_s",
+    "best_epoch",
+    "val/f1",
 )
 
 
@@ -73,8 +77,9 @@ def compose_config(overrides: list[str], out_dir: Path) -> DictConfig:
         )
 
 
-def fit(cfg: DictConfig, seed: int, out_dir: Path) -> tuple[FaultClassifierModule, float]:
-    """Train as train.py does (seed_everything, then the method's classifier fit)."""
+def fit(cfg: DictConfig, seed: int, out_dir: Path) -> tuple[FaultClassifierModule, float, int]:
+    """Train as train.py does (seed_everything, then the method's classifier fit); returns
+    the model, the fit's wall time and the epoch of the kept checkpoint (-1: the last)."""
     L.seed_everything(seed, workers=True)
     method: PreGANMethod = hydra.utils.instantiate(cfg.model, _recursive_=False)
     traces = Path(cfg.data.traces_dir)
@@ -92,18 +97,22 @@ def fit(cfg: DictConfig, seed: int, out_dir: Path) -> tuple[FaultClassifierModul
     method._fit_classifier(ctx)
     elapsed = time.perf_counter() - start
     assert method.classifier is not None
-    return method.classifier, elapsed
+    best = method.artifacts().get("classifier")
+    epoch = int(best.stem.split("_")[-1]) if best is not None and best.stem[-1].isdigit() else -1
+    return method.classifier, elapsed, epoch
 
 
 def evaluate(model: FaultClassifierModule, test_dir: Path) -> dict[str, float]:
     """Point-wise/point-adjusted detection, AUC, class accuracy, diagnosis; per-kind recall."""
     episodes = load_split(test_dir)
     window = int(model.hparams.window)
+    reads_placement = model.uses_containers
     flags, probs, classes, dims, truth_cls, truth_dims, position = [], [], [], [], [], [], []
     for ep in episodes:
         w = split_windows([ep], window, "test")
         keep = slice(0, w.windows.shape[0] - 1)  # windows ending at t = 0..T-2
-        out = model.predict_windows(w.windows[keep])  # fields (T-1, H, ...)
+        containers = w.containers[keep] if reads_placement else None  # (T-1, W, H)
+        out = model.predict_windows(w.windows[keep], containers)  # fields (T-1, H, ...)
         flags.append(out.host_flags)
         probs.append(out.host_prob)
         classes.append(out.fault_class)
@@ -178,10 +187,14 @@ def main() -> None:
         for seed in args.seeds:
             out_dir = Path(tmp) / f"seed{seed}"
             cfg = compose_config([*args.overrides, f"seed={seed}"], out_dir)
-            model, fit_s = fit(cfg, seed, out_dir)
+            model, fit_s, best_epoch = fit(cfg, seed, out_dir)
+            traces = Path(cfg.data.traces_dir)
             with torch.inference_mode():
-                row = evaluate(model, Path(cfg.data.traces_dir) / "test")
+                row = evaluate(model, traces / "test")
+                val = evaluate(model, traces / "val")
+            row.update({f"val/{k}": v for k, v in val.items() if k != "threshold"})
             row["fit_s"] = fit_s
+            row["best_epoch"] = best_epoch
             row["seed"] = seed
             rows.append(row)
             print(f"seed {seed}: " + "  ".join(f"{c} {row[c]:.3f}" for c in COLUMNS), flush=True)

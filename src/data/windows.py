@@ -6,6 +6,12 @@ scored against (docs/ARCHITECTURE.md). Windows that would start before interval 
 interval 0 (edge padding), so every interval yields a window and the first decisions of an
 episode are made on the same kind of input as in training (`last_window` does the same online).
 
+Beside the metrics, each window carries the scheduler's placement as the number of containers
+on each host in each interval, relative to an even spread (count * H / C): PreGAN's input is the
+metrics window plus the placement matrix S (PREGAN.md §3 step 1). Episodes without a placement
+(foreign traces such as SMD) give windows without it. `PlacementHistory` rebuilds the same
+channel online from the placements a policy observes, interval for interval.
+
 Normalisation statistics (per-feature mean and standard deviation) come from the training
 split only; the module stores them in its checkpoint and normalises raw windows itself.
 """
@@ -34,6 +40,7 @@ class EpisodeArrays:
     host_metrics: np.ndarray  # (T, H, D) float32 utilisation
     fault_class: np.ndarray  # (T, H) int, 0 none, 1..K fault kind
     fault_truth: np.ndarray  # (T, H, D) bool root-cause resources
+    placement: np.ndarray | None = None  # (T, C) int, host of each slot, -1 none
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,23 @@ class WindowArrays:
     faulty: np.ndarray  # (N, H) int64, 1 if the host is faulty at the window's last interval
     fault_class: np.ndarray  # (N, H) int64, 0..K
     root_cause: np.ndarray  # (N, H, D) float32 in {0, 1}
+    containers: np.ndarray | None = None  # (N, W, H) float32 containers per host * H / C
+
+
+def container_share(placement: np.ndarray, n_hosts: int) -> np.ndarray:
+    """(..., C) host of each slot (-1 none) -> (..., H) float32 containers per host * H / C.
+
+    Relative to an even spread, so that 1.0 means "a fair share" at any cluster size.
+    """
+    placement = np.asarray(placement)
+    n_slots = placement.shape[-1]
+    flat = placement.reshape(-1, n_slots).astype(np.int64)  # (M, C)
+    rows = np.repeat(np.arange(flat.shape[0]), n_slots)  # (M*C,)
+    keep = flat.ravel() >= 0
+    counts = np.zeros((flat.shape[0], n_hosts + 1))  # (M, H+1); no-host lands nowhere
+    np.add.at(counts, (rows[keep], flat.ravel()[keep]), 1.0)
+    share = counts[:, :n_hosts] * (n_hosts / max(n_slots, 1))  # (M, H)
+    return share.reshape(*placement.shape[:-1], n_hosts).astype(np.float32)  # (..., H)
 
 
 def window_indices(n_intervals: int, window: int) -> np.ndarray:
@@ -61,10 +85,64 @@ def last_window(history: np.ndarray, window: int) -> np.ndarray:
     return np.ascontiguousarray(history[idx], dtype=np.float32)  # (W, H, D)
 
 
+class PlacementHistory:
+    """The containers channel of the window a policy decides on, built online.
+
+    At the start of interval t a policy observes the placement of interval t-1
+    (`Observation.placement`); recording it each interval and windowing exactly like
+    `episode_windows` (edge padding at the episode's start) gives the training windows'
+    channel, interval for interval. t <= 1 starts a new episode. A history that starts later
+    (observations from mid-episode) pads with its first placement, as windows pad with
+    interval 0; seeing an interval again replaces it and forgets the later ones; skipping
+    one is an error, since the window would silently shift.
+    """
+
+    def __init__(self, n_hosts: int) -> None:
+        self.n_hosts = n_hosts
+        self._first = 0  # interval of the first recorded placement
+        self._shares: list[np.ndarray] = []  # (H,) per interval from _first on
+
+    def reset(self) -> None:
+        self._first, self._shares = 0, []
+
+    def record(self, t: int, placement: np.ndarray) -> None:
+        """Note the placement seen at the start of interval t (that of interval t-1)."""
+        if t <= 0:
+            self.reset()
+            return
+        interval = t - 1
+        if interval == 0 or not self._shares or interval < self._first:
+            self._first, self._shares = interval, []
+        if interval > self._first + len(self._shares):
+            raise WindowDataError(
+                f"placement history: interval {interval} observed, but the last recorded is "
+                f"{self._first + len(self._shares) - 1}; every interval must be observed"
+            )
+        del self._shares[interval - self._first :]
+        self._shares.append(container_share(placement, self.n_hosts))  # (H,)
+
+    def window(self, window: int) -> np.ndarray:
+        """(W, H) float32 channel of the window ending at the last recorded interval."""
+        if not self._shares:
+            raise WindowDataError("placement history: no interval recorded yet")
+        end = self._first + len(self._shares)
+        idx = np.maximum(window_indices(end, window)[-1], self._first) - self._first  # (W,)
+        return np.stack([self._shares[i] for i in idx])  # (W, H)
+
+
 def _field(episode: Any, name: str) -> np.ndarray:
     if isinstance(episode, dict):
         return np.asarray(episode[name])
     return np.asarray(getattr(episode, name))
+
+
+def _placement(episode: Any) -> np.ndarray | None:
+    value = (
+        episode.get("placement")
+        if isinstance(episode, dict)
+        else getattr(episode, "placement", None)
+    )
+    return None if value is None else np.asarray(value)
 
 
 def episode_windows(episode: Any, window: int, where: str) -> WindowArrays:
@@ -87,11 +165,25 @@ def episode_windows(episode: Any, window: int, where: str) -> WindowArrays:
     if fclass.min(initial=0) < 0:
         raise WindowDataError(f"{where}: fault_class has negative value {fclass.min()}")
     idx = window_indices(t, window)  # (T, W)
+    placement = _placement(episode)
+    containers = None
+    if placement is not None:
+        if placement.ndim != 2 or placement.shape[0] != t:
+            raise WindowDataError(
+                f"{where}: placement has shape {placement.shape}, expected ({t}, C)"
+            )
+        if placement.size and (placement.min() < -1 or placement.max() >= h):
+            raise WindowDataError(
+                f"{where}: placement host indices must be in [-1, {h}), got "
+                f"[{placement.min()}, {placement.max()}]"
+            )
+        containers = container_share(placement, h)[idx]  # (T, W, H)
     return WindowArrays(
         windows=metrics.astype(np.float32)[idx],  # (T, W, H, D)
         faulty=(fclass > 0).astype(np.int64),  # (T, H)
         fault_class=fclass.astype(np.int64),  # (T, H)
         root_cause=truth.astype(np.float32),  # (T, H, D)
+        containers=containers,
     )
 
 
@@ -106,10 +198,17 @@ def split_windows(episodes: Sequence[Any], window: int, split: str) -> WindowArr
             raise WindowDataError(
                 f"{split} episode {i}: (H, D) = {part.windows.shape[2:]}, episode 0 has {shape}"
             )
-    fields = WindowArrays.__dataclass_fields__
-    return WindowArrays(
-        **{name: np.concatenate([getattr(p, name) for p in parts]) for name in fields}
-    )
+    with_placement = [p.containers is not None for p in parts]
+    if any(with_placement) and not all(with_placement):
+        missing = with_placement.index(False)
+        raise WindowDataError(
+            f"{split} episode {missing}: no placement, while other episodes of the split have one"
+        )
+    fields = [name for name in WindowArrays.__dataclass_fields__ if name != "containers"]
+    arrays = {name: np.concatenate([getattr(p, name) for p in parts]) for name in fields}
+    if all(with_placement):
+        arrays["containers"] = np.concatenate([p.containers for p in parts])  # (N, W, H)
+    return WindowArrays(**arrays)
 
 
 def _load(source: str | Path | Sequence[Any], split: str) -> Sequence[Any]:
@@ -126,8 +225,11 @@ class WindowDataModule(L.LightningDataModule):
 
     Each split is an episode folder (read with `pregan.data.episodes.load_split`) or an
     in-memory sequence of episodes (objects or dicts with host_metrics, fault_class,
-    fault_truth). After `setup()`: `n_hosts`, `n_features`, `feature_mean`, `feature_std`
-    (training split only) and `faulty_fraction` (training split) describe the data.
+    fault_truth and optionally placement). After `setup()`: `n_hosts`, `n_features`,
+    `feature_mean`, `feature_std` (training split only), `faulty_fraction` (training split)
+    and `has_placement` (every split has the containers channel) describe the data.
+    Batches are (windows, faulty, fault_class, root_cause, containers); containers is all
+    zeros where the episodes have no placement (a model that reads it refuses such data).
     """
 
     def __init__(
@@ -161,6 +263,11 @@ class WindowDataModule(L.LightningDataModule):
     def n_features(self) -> int:
         return int(self._train().windows.shape[3])
 
+    @property
+    def has_placement(self) -> bool:
+        self._train()
+        return all(a.containers is not None for a in self.splits.values())
+
     def _train(self) -> WindowArrays:
         if "train" not in self.splits:
             raise RuntimeError("WindowDataModule: call setup() before reading data properties")
@@ -188,11 +295,14 @@ class WindowDataModule(L.LightningDataModule):
         if split not in self.splits:
             raise WindowDataError(f"{split}: no episodes were given for this split")
         a = self.splits[split]
+        n, w, h, _ = a.windows.shape
+        containers = a.containers if a.containers is not None else np.zeros((n, w, h), np.float32)
         return TensorDataset(
             torch.from_numpy(a.windows),  # (N, W, H, D)
             torch.from_numpy(a.faulty),  # (N, H)
             torch.from_numpy(a.fault_class),  # (N, H)
             torch.from_numpy(a.root_cause),  # (N, H, D)
+            torch.from_numpy(containers),  # (N, W, H)
         )
 
     def train_dataloader(self) -> DataLoader:

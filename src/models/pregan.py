@@ -24,7 +24,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader
 
-from pregan.data.windows import WindowDataModule, last_window
+from pregan.data.windows import PlacementHistory, WindowDataModule, last_window
 from pregan.models.cosim_scoring import CosimScoring
 from pregan.models.fault_classifier import FaultClassifierModule
 from pregan.models.gan_migrator import (
@@ -62,6 +62,9 @@ class ClassifierFlagger:
     E is the prototype vector of each flagged host's nearest fault class (zeros for the
     others), as in the original: the generator sees "which class of fault, where".
     Before any interval has run there is nothing to read: no host is flagged.
+    A classifier that reads the placement ("containers" input) gets it from a history of
+    the placements observed so far, one per interval, windowed as in training; the flagger
+    must therefore see every interval of an episode, in order.
     """
 
     def __init__(self, classifier: FaultClassifierModule) -> None:
@@ -69,6 +72,20 @@ class ClassifierFlagger:
         self.window = int(classifier.hparams.window)
         self.vectors = classifier.prototypes.vectors.detach().cpu().numpy()  # (K, E)
         self.last: ClassifierOutput | None = None
+        self.uses_containers = bool(classifier.uses_containers)
+        self.placements = PlacementHistory(int(classifier.hparams.n_hosts))
+
+    def inputs(
+        self, obs: Observation, placements: PlacementHistory | None = None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """The classifier's window (W, H, D) and containers (W, H) (or None) at obs.t >= 1,
+        recording obs.placement in `placements` (the flagger's own history by default)."""
+        window = last_window(obs.host_metrics, self.window)  # (W, H, D)
+        if not self.uses_containers:
+            return window, None
+        history = self.placements if placements is None else placements
+        history.record(obs.t, obs.placement)
+        return window, history.window(self.window)  # (W, H)
 
     @property
     def embed_dim(self) -> int:
@@ -84,16 +101,21 @@ class ClassifierFlagger:
         h = obs.spec.n_hosts
         if obs.host_metrics.shape[0] == 0:
             self.last = None
+            self.placements.reset()
             return np.zeros(h, bool), np.zeros((h, self.embed_dim), np.float32)
-        out = self.classifier.predict_window(last_window(obs.host_metrics, self.window))
+        out = self.classifier.predict_window(*self.inputs(obs))
         self.last = out
         return out.host_flags.astype(bool), self._embed(out)
 
     def flag_many(self, observations: list[Observation]) -> tuple[np.ndarray, np.ndarray]:
-        """Flags (N, H) and E (N, H, e) of N observations (each with history) in one batch:
-        the same verdicts as calling the flagger on each, at a fraction of the cost."""
-        windows = np.stack([last_window(o.host_metrics, self.window) for o in observations])
-        out = self.classifier.predict_windows(windows)  # fields (N, ...)
+        """Flags (N, H) and E (N, H, e) of N observations (each with history, t >= 1, the
+        consecutive intervals of one episode) in one batch: the same verdicts as calling the
+        flagger on each, at a fraction of the cost."""
+        history = PlacementHistory(self.placements.n_hosts)  # this episode's, from its first obs
+        inputs = [self.inputs(o, history) for o in observations]
+        windows = np.stack([w for w, _ in inputs])  # (N, W, H, D)
+        containers = np.stack([c for _, c in inputs]) if self.uses_containers else None
+        out = self.classifier.predict_windows(windows, containers)  # fields (N, ...)
         return out.host_flags.astype(bool), self._embed(out)
 
 
@@ -124,6 +146,8 @@ class PreGANPolicy:
                 f"run's cluster has n_hosts={spec.n_hosts}, n_slots={spec.n_slots}"
             )
         self._sim, self.accepted, self.generated = None, 0, 0
+        if (placements := getattr(self.flagger, "placements", None)) is not None:
+            placements.reset()
 
     def attach_simulator(self, sim: Any) -> None:
         """The live simulator, forked for online co-simulation only (never read for decisions)."""
@@ -183,21 +207,28 @@ class PreGANMethod:
 
     # ------------------------------------------------------------------ classifier
     def _fit_classifier(self, ctx: FitContext) -> dict[str, float]:
+        """Train the classifier; the classifier config's `trainer` block (max_epochs,
+        min_epochs, batch_size) overrides the run's trainer and data settings for this fit
+        only (early stopping on val/f1 acts between min_epochs and max_epochs)."""
         cfg = OmegaConf.to_container(self.classifier_cfg, resolve=True)
         cfg = {k: v for k, v in cfg.items() if k not in ("name",)}
+        fit_cfg = cfg.pop("trainer", None) or {}
         data = ctx.simulation_cfg.get("data", {}) if ctx.simulation_cfg is not None else {}
         dm = WindowDataModule(
             train=ctx.train_dir,
             val=ctx.val_dir,
             window=int(cfg.get("window", 3)),
-            batch_size=int(data.get("batch_size", 128)),
+            batch_size=int(fit_cfg.get("batch_size") or data.get("batch_size", 128)),
             seed=ctx.seed,
         )
         dm.setup("fit")
         model = hydra.utils.instantiate(cfg, n_hosts=dm.n_hosts, n_features=dm.n_features)
         ckpt_dir = ctx.output_dir / "checkpoints" / "classifier"
         callbacks = _callbacks(ctx, ckpt_dir)
-        trainer = hydra.utils.instantiate(ctx.trainer_cfg, callbacks=callbacks, logger=ctx.loggers)
+        overrides = {k: int(fit_cfg[k]) for k in ("max_epochs", "min_epochs") if fit_cfg.get(k)}
+        trainer = hydra.utils.instantiate(
+            ctx.trainer_cfg, callbacks=callbacks, logger=ctx.loggers, **overrides
+        )
         last = ckpt_dir / "last.ckpt"
         trainer.fit(model, datamodule=dm, ckpt_path=str(last) if last.is_file() else None)
         best = next((c.best_model_path for c in callbacks if isinstance(c, ModelCheckpoint)), "")

@@ -1,13 +1,17 @@
-"""Windowing of episodes: edge padding, labels of the last interval, train-only statistics."""
+"""Windowing of episodes: edge padding, labels of the last interval, train-only statistics,
+the containers channel and its online twin (PlacementHistory)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
+
 from pregan.data.windows import (
+    PlacementHistory,
     WindowDataError,
     WindowDataModule,
+    container_share,
     episode_windows,
     last_window,
     window_indices,
@@ -71,7 +75,7 @@ def test_shuffling_is_seeded():
 def test_batches_are_float32_with_integer_labels():
     dm = WindowDataModule([_episode()], [_episode()], [_episode()], window=3, batch_size=4)
     dm.setup()
-    x, faulty, cls, rc = next(iter(dm.test_dataloader()))
+    x, faulty, cls, rc, _ = next(iter(dm.test_dataloader()))
     assert x.shape == (4, 3, 3, 4) and x.dtype == torch.float32
     assert faulty.dtype == cls.dtype == torch.int64 and rc.dtype == torch.float32
 
@@ -102,3 +106,78 @@ def test_missing_split_is_a_clear_error():
     dm.setup()
     with pytest.raises(WindowDataError, match="test: no episodes"):
         dm.test_dataloader()
+
+
+def _placed(ep: dict[str, np.ndarray], n_slots: int = 6) -> dict[str, np.ndarray]:
+    """The episode with a placement: slot c on host (c + t) % 3 at interval t, slots >= 4 empty
+    until interval 3."""
+    t = ep["host_metrics"].shape[0]
+    placement = (np.arange(n_slots)[None] + np.arange(t)[:, None]) % 3  # (T, C)
+    placement[:3, 4:] = -1
+    return ep | {"placement": placement.astype(np.int16)}
+
+
+def test_containers_channel_counts_containers_per_host_relative_to_an_even_spread():
+    ep = _placed(_episode())
+    w = episode_windows(ep, 3, "ep")
+    assert w.containers.shape == (6, 3, 3) and w.containers.dtype == np.float32
+    counts = np.stack([(ep["placement"] == h).sum(1) for h in range(3)], 1)  # (T, H)
+    np.testing.assert_allclose(w.containers[:, -1], counts * 3 / 6)
+    np.testing.assert_array_equal(w.containers[0], np.repeat(w.containers[0, -1:], 3, 0))
+    np.testing.assert_array_equal(w.containers[5], counts[3:6] * 0.5)
+    assert episode_windows(_episode(), 3, "ep").containers is None
+
+
+def test_placement_history_rebuilds_the_training_channel_interval_for_interval():
+    ep = _placed(_episode())
+    w = episode_windows(ep, 3, "ep")
+    history = PlacementHistory(n_hosts=3)
+    history.record(0, np.full(6, -1))  # nothing executed yet
+    for t in range(1, 7):  # at the start of t the policy sees the placement of t - 1
+        history.record(t, ep["placement"][t - 1])
+        np.testing.assert_array_equal(history.window(3), w.containers[t - 1])
+    history.record(2, ep["placement"][1])  # the same interval again replaces, forgets later
+    np.testing.assert_array_equal(history.window(3), w.containers[1])
+    with pytest.raises(WindowDataError, match="every interval"):
+        history.record(4, ep["placement"][3])
+
+
+def test_placement_history_from_mid_episode_pads_with_its_first_placement():
+    ep = _placed(_episode())
+    history = PlacementHistory(n_hosts=3)
+    history.record(4, ep["placement"][3])
+    first = container_share(ep["placement"][3], 3)
+    np.testing.assert_array_equal(history.window(3), np.stack([first] * 3))
+    with pytest.raises(WindowDataError, match="no interval"):
+        PlacementHistory(3).window(3)
+
+
+def test_batches_carry_the_containers_channel():
+    dm = WindowDataModule([_placed(_episode())], [_placed(_episode())], window=3, batch_size=6)
+    dm.setup()
+    assert dm.has_placement
+    batch = next(iter(dm.val_dataloader()))
+    assert len(batch) == 5 and batch[4].shape == (6, 3, 3)
+    np.testing.assert_array_equal(batch[4].numpy(), dm.splits["val"].containers)
+    plain = WindowDataModule([_episode()], [_episode()], window=3)
+    plain.setup()
+    assert not plain.has_placement
+    assert torch.all(plain._dataset("train").tensors[4] == 0)
+
+
+@pytest.mark.parametrize(
+    ("placement", "match"),
+    [
+        (np.zeros((5, 6), dtype=np.int16), r"placement has shape \(5, 6\)"),
+        (np.full((6, 6), 3, dtype=np.int16), r"must be in \[-1, 3\)"),
+    ],
+)
+def test_malformed_placement_is_named(placement, match):
+    with pytest.raises(WindowDataError, match=f"ep: .*{match}"):
+        episode_windows(_episode() | {"placement": placement}, 3, "ep")
+
+
+def test_placement_must_be_in_every_episode_of_a_split_or_none():
+    dm = WindowDataModule([_placed(_episode()), _episode()], [_episode()], window=3)
+    with pytest.raises(WindowDataError, match="train episode 1: no placement"):
+        dm.setup()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from pregan.models.components.encoder import FPEEncoder, StarGAT
 from pregan.models.components.heads import AnomalyHead, DiagnosisHead, PrototypeHead
 from pregan.models.components.linear_encoder import LinearEncoder

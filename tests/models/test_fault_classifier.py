@@ -208,7 +208,9 @@ def test_config_fast_dev_run(name, tmp_path):
     dm = make_datamodule(n_train=1)
     with initialize_config_dir(str(REPO_ROOT / "conf" / "classifier"), version_base="1.3"):
         cfg = compose(name, overrides=["input_features=[value,delta,cluster]"])
-    model = instantiate(cfg, n_hosts=dm.n_hosts, n_features=dm.n_features)
+    assert cfg.trainer.max_epochs >= 1 and cfg.trainer.batch_size >= 1  # read by PreGANMethod
+    module_cfg = {k: v for k, v in cfg.items() if k != "trainer"}
+    model = instantiate(module_cfg, n_hosts=dm.n_hosts, n_features=dm.n_features)
     trainer = quiet_trainer(fast_dev_run=True)
     trainer.fit(model, datamodule=dm)
     assert np.isfinite(float(trainer.callback_metrics["train/loss"]))
@@ -260,7 +262,7 @@ def test_input_features_are_values_deltas_and_cluster_deviations():
         n_hosts=3, n_features=2, input_features=["value", "delta", "cluster"]
     )
     xn = torch.arange(2 * 3 * 3 * 2, dtype=torch.float32).reshape(2, 3, 3, 2) ** 1.5  # (B, W, H, D)
-    feats = model._encoder_input(xn)  # (B, W, H, 3*D)
+    feats = model._encoder_input(xn, None)  # (B, W, H, 3*D)
     assert feats.shape == (2, 3, 3, 6)
     torch.testing.assert_close(feats[..., :2], xn)
     assert torch.all(feats[:, 0, :, 2:4] == 0)  # no change before the first interval
@@ -287,3 +289,141 @@ def test_predict_window_keeps_the_training_mode_and_matches_forward(trained):
     np.testing.assert_allclose(one.host_prob, torch.softmax(logits, -1)[0, :, 1].numpy(), atol=1e-6)
     np.testing.assert_array_equal(one.host_flags, one.host_prob >= float(model.threshold))
     assert not model.training
+
+
+def _with_placement(ep: dict, rng: np.random.Generator, n_slots: int = 2 * N_HOSTS) -> dict:
+    """A random placement; a hog here is on a host with few containers, as in the simulator."""
+    t = ep["host_metrics"].shape[0]
+    placement = rng.integers(-1, N_HOSTS, size=(t, n_slots)).astype(np.int16)  # (T, C)
+    return ep | {"placement": placement}
+
+
+@pytest.fixture(scope="module")
+def placed() -> tuple[FaultClassifierModule, WindowDataModule]:
+    """A briefly trained classifier that reads the containers channel."""
+    torch.set_num_threads(1)
+    L.seed_everything(0, verbose=False)
+    rng = np.random.default_rng(5)
+    eps = [_with_placement(synthetic_episode(rng), rng) for _ in range(3)]
+    dm = WindowDataModule(eps[:2], eps[2:], eps[2:], window=3, batch_size=32)
+    dm.setup()
+    model = FaultClassifierModule(dm.n_hosts, dm.n_features, input_features=["value", "containers"])
+    quiet_trainer(max_epochs=1).fit(model, datamodule=dm)
+    return model, dm
+
+
+def test_containers_channel_is_an_encoder_input_only(placed):
+    model, dm = placed
+    assert model.encoder.n_features == 4 + 1
+    assert (
+        model.diagnosis_head(torch.zeros(1, N_HOSTS, 10), torch.zeros(1, 3, N_HOSTS, 4)).shape[-1]
+        == 4
+    )  # diagnosis stays over the D resources
+    test = dm.splits["test"]
+    out = model.predict_windows(test.windows[:4], test.containers[:4])
+    assert out.dim_scores.shape == (4, N_HOSTS, 4)
+    other = model.predict_windows(test.windows[:4], test.containers[:4] + 1.0)
+    assert not np.allclose(out.host_prob, other.host_prob)  # the channel is read
+    one = model.predict_window(test.windows[2], test.containers[2])
+    np.testing.assert_allclose(one.host_prob, out.host_prob[2], atol=1e-6)
+
+
+def test_containers_are_required_where_read_and_checked(placed):
+    model, dm = placed
+    window = dm.splits["test"].windows[0]
+    with pytest.raises(ClassifierInputError, match="reads the placement"):
+        model.predict_window(window)
+    with pytest.raises(ClassifierInputError, match=r"containers: expected shape \(1, 3, 6\)"):
+        model.predict_window(window, np.zeros((3, N_HOSTS + 1), np.float32))
+    with pytest.raises(ClassifierInputError, match="containers: NaN"):
+        model.predict_window(window, np.full((3, N_HOSTS), np.nan, np.float32))
+
+
+def test_containers_model_refuses_episodes_without_placement():
+    dm = make_datamodule(n_train=1)
+    model = FaultClassifierModule(N_HOSTS, 4, input_features=["value", "containers"])
+    with pytest.raises(ClassifierInputError, match="no placement"):
+        quiet_trainer(fast_dev_run=True).fit(model, datamodule=dm)
+
+
+def test_policy_flagger_sees_the_training_windows_interval_for_interval(placed):
+    """ClassifierFlagger, fed one Observation per interval (metrics history and the placement
+    of the last executed interval), builds exactly the datamodule's window and channel."""
+    from types import SimpleNamespace
+
+    from pregan.data.windows import episode_windows
+    from pregan.models.pregan import ClassifierFlagger
+
+    model, _ = placed
+    rng = np.random.default_rng(9)
+    ep = _with_placement(synthetic_episode(rng, n_intervals=12), rng)
+    w = episode_windows(ep, 3, "ep")
+    spec = SimpleNamespace(n_hosts=N_HOSTS)
+
+    def obs(t: int) -> SimpleNamespace:
+        last = ep["placement"][t - 1] if t else np.full(2 * N_HOSTS, -1)
+        return SimpleNamespace(t=t, spec=spec, host_metrics=ep["host_metrics"][:t], placement=last)
+
+    flagger = ClassifierFlagger(model)
+    flags = []
+    for t in range(13):
+        f, _ = flagger(obs(t))
+        if t:
+            window, containers = flagger.inputs(obs(t))  # the same interval again: unchanged
+            np.testing.assert_array_equal(window, w.windows[t - 1])
+            np.testing.assert_array_equal(containers, w.containers[t - 1])
+            flags.append(f)
+    # flag_many reads its own list (one episode), whatever the flagger saw before.
+    batch, _ = flagger.flag_many([obs(t) for t in range(1, 13)])
+    np.testing.assert_array_equal(batch, np.stack(flags))
+    direct = model.predict_windows(w.windows, w.containers).host_flags  # (T, H)
+    np.testing.assert_array_equal(batch, direct)
+
+
+def test_method_fit_uses_the_classifier_trainer_block(tmp_path):
+    """PreGANMethod._fit_classifier trains for classifier.trainer.max_epochs (not the run's
+    trainer.max_epochs) with its batch size, on simulated episodes with their placement."""
+    from pregan.data.episodes import episode_name, save_episode, write_manifest
+    from pregan.models.interfaces import FitContext
+    from pregan.models.pregan import PreGANMethod
+    from pregan.simulation.least_full import LeastFullScheduler
+    from pregan.simulation.simulator import Simulator
+
+    with initialize_config_dir(str(REPO_ROOT / "conf"), version_base="1.3"):
+        cfg = compose(
+            "train",
+            overrides=[
+                f"paths.output_dir={tmp_path / 'out'}",
+                "simulation.n_hosts=4",
+                "simulation.n_intervals=10",
+                "trainer.max_epochs=1",
+                "trainer.enable_progress_bar=false",
+                "+trainer.enable_model_summary=false",
+                "model.classifier.trainer.max_epochs=3",
+                "model.classifier.trainer.batch_size=4",
+                "callbacks.early_stopping.patience=10",
+            ],
+        )
+    for split, seeds in (("train", [0, 1]), ("val", [100])):
+        for seed in seeds:
+            sim = Simulator.from_config(cfg, seed)
+            while not sim.done:
+                sim.step(LeastFullScheduler().place(sim.observe()))
+            save_episode(sim.record(), tmp_path / split / episode_name(seed))
+        write_manifest(tmp_path / split, seeds=seeds, config={}, profile_names=("p",))
+    method = PreGANMethod(classifier=cfg.model.classifier, migrator=cfg.model.migrator)
+    ctx = FitContext(
+        train_dir=tmp_path / "train",
+        val_dir=tmp_path / "val",
+        output_dir=tmp_path / "out",
+        seed=0,
+        trainer_cfg=cfg.trainer,
+        loggers=[],
+        simulation_cfg=cfg,
+        callbacks_cfg=cfg.callbacks,
+    )
+    method._fit_classifier(ctx)
+    last = torch.load(tmp_path / "out/checkpoints/classifier/last.ckpt", weights_only=True)
+    assert last["epoch"] == 2  # epochs 0..2 ran: the classifier's 3, not the run's 1
+    assert last["global_step"] == 3 * 5  # 20 windows in batches of 4
+    assert method.classifier.uses_containers  # the default reads the placement
