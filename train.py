@@ -26,8 +26,10 @@ def main(cfg: DictConfig) -> float | None:
         return search_from_hydra(cfg)
     try:
         metrics = run_experiment(cfg)
-    except ConfigError:
-        raise  # a broken config breaks every run of the sweep alike: stop at once
+    except ConfigError as err:
+        # A broken config breaks every run of a sweep alike: stop at once, with one line.
+        log.error("configuration error: %s", err)
+        raise SystemExit(2) from None
     except Exception:
         if not cfg.continue_on_failure:
             raise

@@ -13,6 +13,7 @@ configured scheduler with no recovery. `summary.json` beside the splits, and a c
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import hydra
@@ -21,11 +22,18 @@ from omegaconf import DictConfig
 from pregan.data.generate import generate_traces
 from pregan.experiment import validate_config
 from pregan.io import write_json_atomic
+from pregan.simulation.config import ConfigError
+
+log = logging.getLogger(__name__)
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def main(cfg: DictConfig) -> None:
-    validate_config(cfg)  # a broken config fails here, in the first stage
+    try:
+        validate_config(cfg)  # a broken config fails here, in the first stage
+    except ConfigError as err:
+        log.error("configuration error: %s", err)
+        raise SystemExit(2) from None
     summary = generate_traces(cfg, Path(cfg.data.traces_dir))
     write_json_atomic(Path(cfg.data.summary_file), summary)
     print(json.dumps(summary, indent=1, default=float))

@@ -77,7 +77,8 @@ class Observation:
     spec: ClusterSpec
     host_metrics: np.ndarray  # (t, H, D) float32 utilisation history of executed intervals
     host_up: np.ndarray  # (H,) bool, False while a host is crashed (heartbeat is observable)
-    placement: np.ndarray  # (C,) int, host each slot ran on last interval; -1 if none
+    placement: np.ndarray  # (C,) int, current host of each slot (after the last interval's
+    # completions and crash evictions); -1 if none
     active: np.ndarray  # (C,) bool, slot holds a container
     needs_placement: np.ndarray  # (C,) bool, active but without a host (new or evicted)
     container_mips: np.ndarray  # (C,) base MIPS demand for the next interval (0 if empty)
