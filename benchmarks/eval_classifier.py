@@ -122,11 +122,11 @@ def evaluate(model: FaultClassifierModule, test_dir: Path) -> dict[str, float]:
         truth_dims.append(w.root_cause[keep] > 0)
         position.append(_position_in_fault(cls))
     res: dict[str, float] = {}
-    labels, groups = _host_major([c > 0 for c in truth_cls])
-    flag_flat, _ = _host_major(flags)
+    labels, groups = M.flatten_host_grids([c > 0 for c in truth_cls])
+    flag_flat, _ = M.flatten_host_grids(flags)
     res.update(M.detection_metrics(labels, flag_flat))
     res["f1_pa"] = M.point_adjusted_f1(labels, flag_flat, groups)
-    res["roc_auc"] = float(M.roc_auc(labels, _host_major(probs)[0]))
+    res["roc_auc"] = float(M.roc_auc(labels, M.flatten_host_grids(probs)[0]))
     true = np.concatenate([c.reshape(-1) for c in truth_cls])
     res["class_accuracy"] = float(
         M.classification_accuracy(true, np.concatenate([c.reshape(-1) for c in classes]))
@@ -158,16 +158,6 @@ def _position_in_fault(cls: np.ndarray) -> np.ndarray:
         prev = cls[t]
         pos[t] = np.where(cls[t] > 0, np.minimum(run, 2), -1)
     return pos
-
-
-def _host_major(grids: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """(T, H) grids -> flat host-major points and one group per episode and host."""
-    flats, groups = [], []
-    for i, grid in enumerate(grids):
-        flat, group = M.flatten_host_grid(grid)
-        flats.append(flat)
-        groups.append(group + i * grid.shape[1])
-    return np.concatenate(flats), np.concatenate(groups)
 
 
 def main() -> None:

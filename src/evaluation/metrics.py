@@ -59,6 +59,16 @@ def flatten_host_grid(grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return flat, groups
 
 
+def flatten_host_grids(grids: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """`flatten_host_grid` over several episodes: one group per episode and host."""
+    flats, groups = [], []
+    for i, grid in enumerate(grids):
+        flat, group = flatten_host_grid(grid)
+        flats.append(flat)
+        groups.append(group + i * np.asarray(grid).shape[1])
+    return np.concatenate(flats), np.concatenate(groups)
+
+
 def label_runs(labels: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
     """Contiguous runs of positive labels as `(R, 2)` [start, end) rows; runs end at group changes."""
     lab = _as_bool("labels", labels)

@@ -122,26 +122,16 @@ def _qos_metrics(outcomes: list[EpisodeOutcome]) -> dict[str, float]:
     }
 
 
-def _host_major(grids: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Concatenate (T, H, ...) grids host-major, with one group per episode and host."""
-    flats, groups = [], []
-    for i, grid in enumerate(grids):
-        flat, group = M.flatten_host_grid(grid)
-        flats.append(flat)
-        groups.append(group + i * grid.shape[1])
-    return np.concatenate(flats), np.concatenate(groups)
-
-
 def _detection_metrics(outcomes: list[EpisodeOutcome]) -> dict[str, float]:
     out: dict[str, float | None] = {}
-    labels, groups = _host_major([o.truth_class > 0 for o in outcomes])  # (N,), (N,)
+    labels, groups = M.flatten_host_grids([o.truth_class > 0 for o in outcomes])  # (N,), (N,)
     if all(o.host_flags is not None for o in outcomes):
-        flags, _ = _host_major([o.host_flags for o in outcomes])
+        flags, _ = M.flatten_host_grids([o.host_flags for o in outcomes])
         out.update(M.detection_metrics(labels, flags))
         # Point adjustment runs along time within each host of each episode.
         out["f1_pa"] = M.point_adjusted_f1(labels, flags, groups)
     if all(o.host_scores is not None for o in outcomes):
-        scores, _ = _host_major([o.host_scores for o in outcomes])
+        scores, _ = M.flatten_host_grids([o.host_scores for o in outcomes])
         out["roc_auc"] = M.roc_auc(labels, scores)
     if all(o.dim_scores is not None for o in outcomes):
         # Diagnosis over faulty host-intervals whose root cause is a proper subset of the

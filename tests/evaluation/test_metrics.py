@@ -134,3 +134,16 @@ def test_bad_inputs_raise_named_errors() -> None:
 def test_finite_mean_skips_absent() -> None:
     assert finite_mean([1.0, None, 3.0]) == 2.0
     assert finite_mean([None]) is None
+
+
+def test_flatten_host_grids_keeps_episodes_and_hosts_apart() -> None:
+    from pregan.evaluation import metrics as M
+
+    # Two 2-interval episodes of 2 hosts; host 1 of episode 0 and host 0 of episode 1 are
+    # faulty at the seam: as separate groups they are two runs, never one.
+    a = np.array([[0, 0], [0, 1]], dtype=bool)
+    b = np.array([[1, 0], [0, 0]], dtype=bool)
+    flat, groups = M.flatten_host_grids([a, b])
+    assert flat.tolist() == [0, 0, 0, 1, 1, 0, 0, 0]
+    assert groups.tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
+    assert len(M.label_runs(flat, groups)) == 2
