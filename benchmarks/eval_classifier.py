@@ -112,7 +112,8 @@ def evaluate(model: FaultClassifierModule, test_dir: Path) -> dict[str, float]:
         w = split_windows([ep], window, "test")
         keep = slice(0, w.windows.shape[0] - 1)  # windows ending at t = 0..T-2
         containers = w.containers[keep] if reads_placement else None  # (T-1, W, H)
-        out = model.predict_windows(w.windows[keep], containers)  # fields (T-1, H, ...)
+        demand = w.demand[keep] if model.uses_demand else None  # (T-1, W, H)
+        out = model.predict_windows(w.windows[keep], containers, demand)  # fields (T-1, H, ...)
         flags.append(out.host_flags)
         probs.append(out.host_prob)
         classes.append(out.fault_class)

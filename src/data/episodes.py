@@ -8,6 +8,7 @@
 | fault_class  | (T, H)     | int8    | 0 none, 1..5 fault kind                          |
 | qos          | (T, Q)     | float32 | per-interval QoS, QOS_COLUMNS order              |
 | host_profile | (H,)       | int8    | index into the manifest's profile names          |
+| host_demand  | (T, H)     | float32 | base CPU demand placed on the host / its IPS     |
 | seed         | ()         | int64   | the episode's simulation seed                    |
 
 Loading checks every field, so a truncated or hand-edited file fails with the file and
@@ -26,7 +27,7 @@ import numpy as np
 from pregan.io import write_atomic, write_json_atomic
 from pregan.simulation.interfaces import FAULT_KINDS, QOS_COLUMNS, RESOURCES
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 # QoS columns that are NaN when nothing happened (no completion, migration, start).
 _NAN_OK = {"mean_response_s", "mean_migration_s", "mean_wait_intervals"}
@@ -46,6 +47,7 @@ class EpisodeRecord:
     fault_class: np.ndarray  # (T, H) int8
     qos: np.ndarray  # (T, Q) float32
     host_profile: np.ndarray  # (H,) int8
+    host_demand: np.ndarray  # (T, H) float32 scheduled CPU demand / capacity (>= 0)
     seed: int
 
     @property
@@ -64,6 +66,7 @@ _DTYPES = {
     "fault_class": np.int8,
     "qos": np.float32,
     "host_profile": np.int8,
+    "host_demand": np.float32,
 }
 
 
@@ -105,6 +108,7 @@ def _validate(a: dict[str, np.ndarray], path: Path) -> None:
         "fault_class": (T, H),
         "qos": (T, len(QOS_COLUMNS)),
         "host_profile": (H,),
+        "host_demand": (T, H),
     }
     for name, shape in shapes.items():
         if a[name].shape != shape:
@@ -123,6 +127,11 @@ def _validate(a: dict[str, np.ndarray], path: Path) -> None:
         _fail(
             path, "fault_class", f"must be in [0, {len(FAULT_KINDS)}], got [{k.min()}, {k.max()}]"
         )
+    dem = a["host_demand"]
+    if not np.isfinite(dem).all():
+        _fail(path, "host_demand", "contains NaN or infinite values")
+    if dem.size and dem.min() < 0:
+        _fail(path, "host_demand", f"must be >= 0, got minimum {dem.min()}")
     if (a["host_profile"] < 0).any():
         _fail(path, "host_profile", "has negative profile indices")
     for j, col in enumerate(QOS_COLUMNS):

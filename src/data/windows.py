@@ -10,7 +10,9 @@ Beside the metrics, each window carries the scheduler's placement as the number 
 on each host in each interval, relative to an even spread (count * H / C): PreGAN's input is the
 metrics window plus the placement matrix S (PREGAN.md §3 step 1). Episodes without a placement
 (foreign traces such as SMD) give windows without it. `PlacementHistory` rebuilds the same
-channel online from the placements a policy observes, interval for interval.
+channel online from the placements a policy observes, interval for interval. Episodes that
+record it also give a demand channel: the base CPU demand the scheduler placed on each host,
+over its capacity (`host_demand`), which a policy reads from `Observation.host_demand`.
 
 Normalisation statistics (per-feature mean and standard deviation) come from the training
 split only; the module stores them in its checkpoint and normalises raw windows itself.
@@ -41,6 +43,7 @@ class EpisodeArrays:
     fault_class: np.ndarray  # (T, H) int, 0 none, 1..K fault kind
     fault_truth: np.ndarray  # (T, H, D) bool root-cause resources
     placement: np.ndarray | None = None  # (T, C) int, host of each slot, -1 none
+    host_demand: np.ndarray | None = None  # (T, H) float32 placed CPU demand / capacity
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,7 @@ class WindowArrays:
     fault_class: np.ndarray  # (N, H) int64, 0..K
     root_cause: np.ndarray  # (N, H, D) float32 in {0, 1}
     containers: np.ndarray | None = None  # (N, W, H) float32 containers per host * H / C
+    demand: np.ndarray | None = None  # (N, W, H) float32 placed CPU demand / capacity
 
 
 def container_share(placement: np.ndarray, n_hosts: int) -> np.ndarray:
@@ -83,6 +87,17 @@ def last_window(history: np.ndarray, window: int) -> np.ndarray:
         raise WindowDataError(f"history: expected (t >= 1, H, D), got shape {history.shape}")
     idx = window_indices(history.shape[0], window)[-1]  # (W,)
     return np.ascontiguousarray(history[idx], dtype=np.float32)  # (W, H, D)
+
+
+def last_demand_window(history: np.ndarray | None, window: int) -> np.ndarray:
+    """The (W, H) demand channel a policy feeds the classifier from `Observation.host_demand`
+    (t >= 1, H), padded at the episode's start exactly like `episode_windows`."""
+    if history is None:
+        raise WindowDataError("host_demand: the observation carries no demand history")
+    if history.ndim != 2 or history.shape[0] < 1:
+        raise WindowDataError(f"host_demand: expected (t >= 1, H), got shape {history.shape}")
+    idx = window_indices(history.shape[0], window)[-1]  # (W,)
+    return np.ascontiguousarray(history[idx], dtype=np.float32)  # (W, H)
 
 
 class PlacementHistory:
@@ -136,12 +151,8 @@ def _field(episode: Any, name: str) -> np.ndarray:
     return np.asarray(getattr(episode, name))
 
 
-def _placement(episode: Any) -> np.ndarray | None:
-    value = (
-        episode.get("placement")
-        if isinstance(episode, dict)
-        else getattr(episode, "placement", None)
-    )
+def _optional(episode: Any, name: str) -> np.ndarray | None:
+    value = episode.get(name) if isinstance(episode, dict) else getattr(episode, name, None)
     return None if value is None else np.asarray(value)
 
 
@@ -165,7 +176,7 @@ def episode_windows(episode: Any, window: int, where: str) -> WindowArrays:
     if fclass.min(initial=0) < 0:
         raise WindowDataError(f"{where}: fault_class has negative value {fclass.min()}")
     idx = window_indices(t, window)  # (T, W)
-    placement = _placement(episode)
+    placement = _optional(episode, "placement")
     containers = None
     if placement is not None:
         if placement.ndim != 2 or placement.shape[0] != t:
@@ -178,12 +189,23 @@ def episode_windows(episode: Any, window: int, where: str) -> WindowArrays:
                 f"[{placement.min()}, {placement.max()}]"
             )
         containers = container_share(placement, h)[idx]  # (T, W, H)
+    host_demand = _optional(episode, "host_demand")
+    demand = None
+    if host_demand is not None:
+        if host_demand.shape != (t, h):
+            raise WindowDataError(
+                f"{where}: host_demand has shape {host_demand.shape}, expected {(t, h)}"
+            )
+        if not np.isfinite(host_demand).all() or host_demand.min(initial=0) < 0:
+            raise WindowDataError(f"{where}: host_demand must be finite and >= 0")
+        demand = host_demand.astype(np.float32)[idx]  # (T, W, H)
     return WindowArrays(
         windows=metrics.astype(np.float32)[idx],  # (T, W, H, D)
         faulty=(fclass > 0).astype(np.int64),  # (T, H)
         fault_class=fclass.astype(np.int64),  # (T, H)
         root_cause=truth.astype(np.float32),  # (T, H, D)
         containers=containers,
+        demand=demand,
     )
 
 
@@ -198,16 +220,21 @@ def split_windows(episodes: Sequence[Any], window: int, split: str) -> WindowArr
             raise WindowDataError(
                 f"{split} episode {i}: (H, D) = {part.windows.shape[2:]}, episode 0 has {shape}"
             )
-    with_placement = [p.containers is not None for p in parts]
-    if any(with_placement) and not all(with_placement):
-        missing = with_placement.index(False)
-        raise WindowDataError(
-            f"{split} episode {missing}: no placement, while other episodes of the split have one"
-        )
-    fields = [name for name in WindowArrays.__dataclass_fields__ if name != "containers"]
-    arrays = {name: np.concatenate([getattr(p, name) for p in parts]) for name in fields}
-    if all(with_placement):
-        arrays["containers"] = np.concatenate([p.containers for p in parts])  # (N, W, H)
+    optional = {"containers": "placement", "demand": "host_demand"}
+    arrays = {
+        name: np.concatenate([getattr(p, name) for p in parts])
+        for name in WindowArrays.__dataclass_fields__
+        if name not in optional
+    }
+    for name, source in optional.items():
+        present = [getattr(p, name) is not None for p in parts]
+        if any(present) and not all(present):
+            missing = present.index(False)
+            raise WindowDataError(
+                f"{split} episode {missing}: no {source}, while other episodes of the split have one"
+            )
+        if all(present):
+            arrays[name] = np.concatenate([getattr(p, name) for p in parts])  # (N, W, H)
     return WindowArrays(**arrays)
 
 
@@ -225,11 +252,12 @@ class WindowDataModule(L.LightningDataModule):
 
     Each split is an episode folder (read with `pregan.data.episodes.load_split`) or an
     in-memory sequence of episodes (objects or dicts with host_metrics, fault_class,
-    fault_truth and optionally placement). After `setup()`: `n_hosts`, `n_features`,
-    `feature_mean`, `feature_std` (training split only), `faulty_fraction` (training split)
-    and `has_placement` (every split has the containers channel) describe the data.
-    Batches are (windows, faulty, fault_class, root_cause, containers); containers is all
-    zeros where the episodes have no placement (a model that reads it refuses such data).
+    fault_truth and optionally placement and host_demand). After `setup()`: `n_hosts`,
+    `n_features`, `feature_mean`, `feature_std` (training split only), `faulty_fraction`
+    (training split), `has_placement` and `has_demand` (every split has the containers /
+    demand channel) describe the data. Batches are (windows, faulty, fault_class, root_cause,
+    containers, demand); containers and demand are all zeros where the episodes lack them (a
+    model that reads them refuses such data).
     """
 
     def __init__(
@@ -268,6 +296,11 @@ class WindowDataModule(L.LightningDataModule):
         self._train()
         return all(a.containers is not None for a in self.splits.values())
 
+    @property
+    def has_demand(self) -> bool:
+        self._train()
+        return all(a.demand is not None for a in self.splits.values())
+
     def _train(self) -> WindowArrays:
         if "train" not in self.splits:
             raise RuntimeError("WindowDataModule: call setup() before reading data properties")
@@ -296,13 +329,16 @@ class WindowDataModule(L.LightningDataModule):
             raise WindowDataError(f"{split}: no episodes were given for this split")
         a = self.splits[split]
         n, w, h, _ = a.windows.shape
-        containers = a.containers if a.containers is not None else np.zeros((n, w, h), np.float32)
+        zeros = np.zeros((n, w, h), np.float32)
+        containers = a.containers if a.containers is not None else zeros
+        demand = a.demand if a.demand is not None else zeros
         return TensorDataset(
             torch.from_numpy(a.windows),  # (N, W, H, D)
             torch.from_numpy(a.faulty),  # (N, H)
             torch.from_numpy(a.fault_class),  # (N, H)
             torch.from_numpy(a.root_cause),  # (N, H, D)
             torch.from_numpy(containers),  # (N, W, H)
+            torch.from_numpy(demand),  # (N, W, H)
         )
 
     def train_dataloader(self) -> DataLoader:

@@ -35,8 +35,9 @@ from pregan.models.prototypes import PrototypeBank
 from pregan.simulation.interfaces import FAULT_KINDS
 
 ENCODERS: dict[str, type[nn.Module]] = {"fpe": FPEEncoder, "linear": LinearEncoder}
-INPUT_FEATURES: tuple[str, ...] = ("value", "delta", "cluster", "containers")
-# Features computed per resource dimension (D channels each); "containers" is one channel.
+INPUT_FEATURES: tuple[str, ...] = ("value", "delta", "cluster", "containers", "demand")
+# Features computed per resource dimension (D channels each); "containers" and "demand" are
+# one channel each.
 METRIC_FEATURES: tuple[str, ...] = ("value", "delta", "cluster")
 
 
@@ -71,7 +72,8 @@ class FaultClassifierModule(L.LightningModule):
             that interval), per resource; "containers" adds one channel per host and interval,
             the scheduler's placement as containers on the host relative to an even spread,
             centred on it (0 = a fair share; PreGAN's placement matrix S; see
-            `pregan.data.windows.container_share`). The
+            `pregan.data.windows.container_share`); "demand" adds one channel, the base CPU
+            demand the scheduler placed on the host over its capacity (`host_demand`). The
             diagnosis head always reads the values, so diagnosis stays over the D resources.
         n_classes: fault classes K (FAULT_KINDS by default); labels are 0 none, 1..K.
         *_weight: weights of the anomaly CE, prototype pull, triplet and diagnosis BCE terms.
@@ -129,11 +131,12 @@ class FaultClassifierModule(L.LightningModule):
         self.save_hyperparameters(logger=False, ignore=["optimizer", "scheduler"])
         self.input_features = features
         self.uses_containers = "containers" in features
+        self.uses_demand = "demand" in features
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
 
         n_metric = sum(name in METRIC_FEATURES for name in features)
-        in_dim = n_features * n_metric + int(self.uses_containers)
+        in_dim = n_features * n_metric + int(self.uses_containers) + int(self.uses_demand)
         self.encoder = ENCODERS[encoder](in_dim, window, latent, heads, gat_heads, hidden=hidden)
         self.anomaly_head = AnomalyHead(latent, hidden)
         self.prototype_head = PrototypeHead(latent, embed_dim, hidden)
@@ -196,6 +199,10 @@ class FaultClassifierModule(L.LightningModule):
             raise ClassifierInputError(
                 "classifier.input_features has 'containers' but the episodes have no placement"
             )
+        if self.uses_demand and not getattr(dm, "has_demand", False):
+            raise ClassifierInputError(
+                "classifier.input_features has 'demand' but the episodes have no host_demand"
+            )
         top = int(dm.splits["train"].fault_class.max())
         if top > self.hparams.n_classes:
             raise ClassifierInputError(
@@ -204,25 +211,35 @@ class FaultClassifierModule(L.LightningModule):
         self.set_data_stats(dm.feature_mean, dm.feature_std, dm.faulty_fraction)
 
     # ---------------------------------------------------------------- forward and loss
-    def forward(self, x: torch.Tensor, containers: torch.Tensor | None = None) -> ClassifierTensors:
-        """Raw windows x (B, W, H, D) and containers (B, W, H) -> logits (B, H, 2),
-        embedding (B, H, E), dim_logits (B, H, D). containers is needed only when read."""
+    def forward(
+        self,
+        x: torch.Tensor,
+        containers: torch.Tensor | None = None,
+        demand: torch.Tensor | None = None,
+    ) -> ClassifierTensors:
+        """Raw windows x (B, W, H, D), containers and demand (B, W, H) -> logits (B, H, 2),
+        embedding (B, H, E), dim_logits (B, H, D). containers and demand are needed only
+        when read."""
         xn = (x - self.feature_mean) / self.feature_std  # (B, W, H, D)
-        z = self.encoder(self._encoder_input(xn, containers))  # (B, H, L)
+        z = self.encoder(self._encoder_input(xn, containers, demand))  # (B, H, L)
         return ClassifierTensors(
             logits=self.anomaly_head(z),  # (B, H, 2)
             embedding=self.prototype_head(z),  # (B, H, E)
             dim_logits=self.diagnosis_head(z, xn),  # (B, H, D)
         )
 
-    def _encoder_input(self, xn: torch.Tensor, containers: torch.Tensor | None) -> torch.Tensor:
+    def _encoder_input(
+        self, xn: torch.Tensor, containers: torch.Tensor | None, demand: torch.Tensor | None
+    ) -> torch.Tensor:
         """Normalised windows (B, W, H, D) -> the chosen input features (B, W, H, F).
 
         A fault shows as a change on one host (a step up at onset, a drop to zero at a
         crash) that a bursting but healthy host need not show; deltas and the deviation from
         the cluster's mean hand those contrasts to the encoder directly. The containers
         channel says how much work the scheduler put there: full CPU on a host with little
-        placed on it is suspect, on a crowded one it is not.
+        placed on it is suspect, on a crowded one it is not. The demand channel says how much
+        CPU the placed containers asked for, which a count cannot: full CPU on a host whose
+        containers asked for little is a hog, on one whose containers asked for it all is not.
         """
         if self.input_features == ("value",):
             return xn
@@ -234,12 +251,18 @@ class FaultClassifierModule(L.LightningModule):
                 parts.append(torch.diff(xn, dim=1, prepend=xn[:, :1]))  # (B, W, H, D)
             elif name == "cluster":
                 parts.append(xn - xn.mean(dim=2, keepdim=True))  # (B, W, H, D)
-            else:
+            elif name == "containers":
                 if containers is None:
                     raise ClassifierInputError(
                         "classifier reads 'containers' (input_features) but none were given"
                     )
                 parts.append((containers.to(xn.dtype) - 1.0).unsqueeze(-1))  # (B, W, H, 1)
+            else:
+                if demand is None:
+                    raise ClassifierInputError(
+                        "classifier reads 'demand' (input_features) but none was given"
+                    )
+                parts.append(demand.to(xn.dtype).unsqueeze(-1))  # (B, W, H, 1)
         return torch.cat(parts, dim=-1)  # (B, W, H, F)
 
     def _losses(
@@ -268,12 +291,14 @@ class FaultClassifierModule(L.LightningModule):
         }
 
     def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
-        x, faulty, cls, rc, cnt = batch  # (B, W, H, D), (B, H), (B, H), (B, H, D), (B, W, H)
+        x, faulty, cls, rc, cnt, dem = (
+            batch  # (B, W, H, D), (B, H), (B, H), (B, H, D), 2x (B, W, H)
+        )
         if not bool(self.stats_fitted):
             raise RuntimeError(
                 "normalisation statistics not set: train with WindowDataModule or call set_data_stats"
             )
-        out = self(x, cnt)
+        out = self(x, cnt, dem)
         losses = self._losses(out, faulty, cls, rc)
         mask = faulty.bool()  # (B, H)
         self.prototypes.update(out.embedding[mask].detach(), cls[mask] - 1)
@@ -299,8 +324,8 @@ class FaultClassifierModule(L.LightningModule):
         self.val_f1_best.reset()  # the sanity check's values must not count
 
     def validation_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
-        x, faulty, cls, rc, cnt = batch
-        out = self(x, cnt)
+        x, faulty, cls, rc, cnt, dem = batch
+        out = self(x, cnt, dem)
         self.val_loss(self._losses(out, faulty, cls, rc)["loss"])
         prob = torch.softmax(out.logits, -1)[..., 1]  # (B, H)
         self.val_curve.update(prob.reshape(-1), faulty.reshape(-1))
@@ -337,8 +362,8 @@ class FaultClassifierModule(L.LightningModule):
             metric.reset()
 
     def test_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
-        x, faulty, cls, rc, cnt = batch
-        out = self(x, cnt)
+        x, faulty, cls, rc, cnt, dem = batch
+        out = self(x, cnt, dem)
         flags = (torch.softmax(out.logits, -1)[..., 1] >= self.threshold).long()  # (B, H)
         self.test_f1.update(flags.reshape(-1), faulty.reshape(-1))
         mask = faulty.bool()
@@ -391,36 +416,49 @@ class FaultClassifierModule(L.LightningModule):
                 "classifier has no normalisation statistics: fit it or load a checkpoint"
             )
 
-    def _check_containers(self, containers: np.ndarray | None, batch: int) -> np.ndarray | None:
-        """The containers channel (B, W, H) where the model reads it, else None (ignored)."""
-        if not self.uses_containers:
+    def _check_channel(self, name: str, values: np.ndarray | None, batch: int) -> np.ndarray | None:
+        """A one-channel input ("containers" or "demand", (B, W, H)) where the model reads
+        it, else None (ignored)."""
+        if name not in self.input_features:
             return None
         hp = self.hparams
         expected = (batch, hp.window, hp.n_hosts)
-        if containers is None:
+        if values is None:
+            what = "the placement" if name == "containers" else "the placed CPU demand"
             raise ClassifierInputError(
-                "containers: this classifier reads the placement (input_features has "
-                f"'containers'); pass containers of shape {expected}"
+                f"{name}: this classifier reads {what} (input_features has '{name}'); pass "
+                f"{name} of shape {expected}"
             )
-        if not isinstance(containers, np.ndarray) or containers.shape != expected:
-            shape = getattr(containers, "shape", type(containers).__name__)
-            raise ClassifierInputError(f"containers: expected shape {expected}, got {shape}")
-        if not np.isfinite(containers).all():
-            raise ClassifierInputError("containers: NaN or infinite value")
-        return containers
+        if not isinstance(values, np.ndarray) or values.shape != expected:
+            shape = getattr(values, "shape", type(values).__name__)
+            raise ClassifierInputError(f"{name}: expected shape {expected}, got {shape}")
+        if not np.isfinite(values).all():
+            raise ClassifierInputError(f"{name}: NaN or infinite value")
+        return values
 
     def predict_windows(
-        self, windows: np.ndarray, containers: np.ndarray | None = None
+        self,
+        windows: np.ndarray,
+        containers: np.ndarray | None = None,
+        demand: np.ndarray | None = None,
     ) -> ClassifierOutput:
-        """Verdicts for a batch of raw windows (B, W, H, D), with their containers channel
-        (B, W, H) where the model reads it; every field gains a leading B axis."""
+        """Verdicts for a batch of raw windows (B, W, H, D), with their containers and demand
+        channels (B, W, H) where the model reads them; every field gains a leading B axis."""
         self._check_windows(windows)
-        return self._predict(windows, self._check_containers(containers, windows.shape[0]))
+        b = windows.shape[0]
+        return self._predict(
+            windows,
+            self._check_channel("containers", containers, b),
+            self._check_channel("demand", demand, b),
+        )
 
     def predict_window(
-        self, window: np.ndarray, containers: np.ndarray | None = None
+        self,
+        window: np.ndarray,
+        containers: np.ndarray | None = None,
+        demand: np.ndarray | None = None,
     ) -> ClassifierOutput:
-        """Verdict for one raw window (W, H, D) (and containers (W, H) where read):
+        """Verdict for one raw window (W, H, D) (and containers, demand (W, H) where read):
         host_prob (H,), flags, embedding (H, E), ...
 
         The per-decision path of a policy: one validation pass, no batch axis to strip.
@@ -429,8 +467,13 @@ class FaultClassifierModule(L.LightningModule):
             shape = getattr(window, "shape", type(window).__name__)
             raise ClassifierInputError(f"window: expected (W, H, D), got {shape}")
         self._check_windows(window[None])
-        batch = None if containers is None else np.asarray(containers)[None]
-        out = self._predict(window[None], self._check_containers(batch, 1))
+        cnt = None if containers is None else np.asarray(containers)[None]
+        dem = None if demand is None else np.asarray(demand)[None]
+        out = self._predict(
+            window[None],
+            self._check_channel("containers", cnt, 1),
+            self._check_channel("demand", dem, 1),
+        )
         return ClassifierOutput(
             host_prob=out.host_prob[0],
             host_flags=out.host_flags[0],
@@ -439,7 +482,9 @@ class FaultClassifierModule(L.LightningModule):
             dim_scores=out.dim_scores[0],
         )
 
-    def _predict(self, windows: np.ndarray, containers: np.ndarray | None) -> ClassifierOutput:
+    def _predict(
+        self, windows: np.ndarray, containers: np.ndarray | None, demand: np.ndarray | None
+    ) -> ClassifierOutput:
         """Checked raw windows (B, W, H, D) -> verdicts; eval mode, no autograd bookkeeping.
 
         Mode switches walk every submodule, so they happen only when the module is in
@@ -457,7 +502,11 @@ class FaultClassifierModule(L.LightningModule):
                 if containers is not None:
                     cnt = torch.from_numpy(np.ascontiguousarray(containers, dtype=np.float32))
                     cnt = cnt.to(self.device)  # (B, W, H)
-                out = self(x, cnt)
+                dem = None
+                if demand is not None:
+                    dem = torch.from_numpy(np.ascontiguousarray(demand, dtype=np.float32))
+                    dem = dem.to(self.device)  # (B, W, H)
+                out = self(x, cnt, dem)
                 prob = torch.softmax(out.logits, -1)[..., 1]  # (B, H)
                 fault_class = self.prototypes.classify(out.embedding) + 1  # (B, H) 1..K
                 dim_scores = torch.sigmoid(out.dim_logits)  # (B, H, D)

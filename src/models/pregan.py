@@ -24,7 +24,12 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader
 
-from pregan.data.windows import PlacementHistory, WindowDataModule, last_window
+from pregan.data.windows import (
+    PlacementHistory,
+    WindowDataModule,
+    last_demand_window,
+    last_window,
+)
 from pregan.models.cosim_scoring import CosimScoring
 from pregan.models.fault_classifier import FaultClassifierModule
 from pregan.models.gan_migrator import (
@@ -64,7 +69,9 @@ class ClassifierFlagger:
     Before any interval has run there is nothing to read: no host is flagged.
     A classifier that reads the placement ("containers" input) gets it from a history of
     the placements observed so far, one per interval, windowed as in training; the flagger
-    must therefore see every interval of an episode, in order.
+    must therefore see every interval of an episode, in order. One that reads the placed
+    CPU demand ("demand" input) gets it from `Observation.host_demand`, windowed as in
+    training.
     """
 
     def __init__(self, classifier: FaultClassifierModule) -> None:
@@ -73,19 +80,24 @@ class ClassifierFlagger:
         self.vectors = classifier.prototypes.vectors.detach().cpu().numpy()  # (K, E)
         self.last: ClassifierOutput | None = None
         self.uses_containers = bool(classifier.uses_containers)
+        self.uses_demand = bool(classifier.uses_demand)
         self.placements = PlacementHistory(int(classifier.hparams.n_hosts))
 
     def inputs(
         self, obs: Observation, placements: PlacementHistory | None = None
-    ) -> tuple[np.ndarray, np.ndarray | None]:
-        """The classifier's window (W, H, D) and containers (W, H) (or None) at obs.t >= 1,
-        recording obs.placement in `placements` (the flagger's own history by default)."""
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """The classifier's window (W, H, D), containers and demand (W, H) (or None where not
+        read) at obs.t >= 1, recording obs.placement in `placements` (the flagger's own
+        history by default)."""
         window = last_window(obs.host_metrics, self.window)  # (W, H, D)
-        if not self.uses_containers:
-            return window, None
-        history = self.placements if placements is None else placements
-        history.record(obs.t, obs.placement)
-        return window, history.window(self.window)  # (W, H)
+        containers = demand = None
+        if self.uses_containers:
+            history = self.placements if placements is None else placements
+            history.record(obs.t, obs.placement)
+            containers = history.window(self.window)  # (W, H)
+        if self.uses_demand:
+            demand = last_demand_window(obs.host_demand, self.window)  # (W, H)
+        return window, containers, demand
 
     @property
     def embed_dim(self) -> int:
@@ -113,9 +125,10 @@ class ClassifierFlagger:
         flagger on each, at a fraction of the cost."""
         history = PlacementHistory(self.placements.n_hosts)  # this episode's, from its first obs
         inputs = [self.inputs(o, history) for o in observations]
-        windows = np.stack([w for w, _ in inputs])  # (N, W, H, D)
-        containers = np.stack([c for _, c in inputs]) if self.uses_containers else None
-        out = self.classifier.predict_windows(windows, containers)  # fields (N, ...)
+        windows = np.stack([w for w, _, _ in inputs])  # (N, W, H, D)
+        containers = np.stack([c for _, c, _ in inputs]) if self.uses_containers else None
+        demand = np.stack([d for _, _, d in inputs]) if self.uses_demand else None
+        out = self.classifier.predict_windows(windows, containers, demand)  # fields (N, ...)
         return out.host_flags.astype(bool), self._embed(out)
 
 

@@ -53,6 +53,7 @@ class StepResult:
 
     placement: np.ndarray  # (B, C) host each slot ran on this interval, -1 none
     util: np.ndarray  # (B, H, 4) true utilisation (no monitoring noise)
+    host_demand: np.ndarray  # (B, H) float32 base MIPS demand placed on each host / its IPS
     rate: np.ndarray  # (B, C) MI/s each placed container progressed at
     energy_j: np.ndarray  # (B,)
     completed: np.ndarray  # (B,)
@@ -253,6 +254,7 @@ def step(
     return StepResult(
         placement=host,
         util=util,
+        host_demand=(base / hosts.ips).astype(np.float32),
         rate=rate,
         energy_j=watts.sum(axis=1) * span_s,
         completed=done.sum(axis=1),

@@ -87,6 +87,9 @@ class Observation:
     host_free_mips: np.ndarray  # (H,) capacity minus base demand currently placed
     host_free_ram_mb: np.ndarray  # (H,)
     host_free_disk_mb: np.ndarray  # (H,)
+    host_demand: np.ndarray | None = (
+        None  # (t, H) float32 scheduled CPU demand / capacity of executed intervals
+    )
 
 
 @dataclass

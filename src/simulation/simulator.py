@@ -78,6 +78,7 @@ class Simulator:
         self.t = 0
         self._metrics = np.zeros((T, H, len(RESOURCES)), dtype=np.float32)
         self._placement = np.full((T, C), -1, dtype=np.int16)
+        self._demand = np.zeros((T, H), dtype=np.float32)
         self._qos = np.full((T, len(QOS_COLUMNS)), np.nan)
         self._prepare()
 
@@ -138,6 +139,8 @@ class Simulator:
 
         history = self._metrics[: self.t]
         history.flags.writeable = False
+        demand_history = self._demand[: self.t]
+        demand_history.flags.writeable = False
         active = s.active[0].copy()
         return Observation(
             t=self.t,
@@ -153,6 +156,7 @@ class Simulator:
             host_free_mips=self.spec.host_ips - used(dem.mips),
             host_free_ram_mb=self.spec.host_ram_mb - used(dem.ram_mb),
             host_free_disk_mb=self.spec.host_disk_mb - used(s.disk_mb),
+            host_demand=demand_history,
         )
 
     def _check_placement(self, placement: Any, batched: bool) -> np.ndarray:
@@ -180,6 +184,7 @@ class Simulator:
         noisy[fx.down] = 0.0
         self._metrics[t] = np.clip(noisy, 0.0, 1.0)
         self._placement[t] = res.placement[0]
+        self._demand[t] = res.host_demand[0]
         queued_for_slot = int(self._arrivals.arrived_by[t + 1]) - self._admitted
         row = np.array(
             [
@@ -213,6 +218,7 @@ class Simulator:
         child._noise = copy.deepcopy(self._noise)
         child._metrics = self._metrics.copy()
         child._placement = self._placement.copy()
+        child._demand = self._demand.copy()
         child._qos = self._qos.copy()
         return child
 
@@ -267,6 +273,7 @@ class Simulator:
         return EpisodeRecord(
             host_metrics=metrics,
             placement=self._placement[:t].copy(),
+            host_demand=self._demand[:t].copy(),
             fault_truth=truth.copy(),
             fault_class=klass.astype(np.int8),
             qos=self._qos[:t].astype(np.float32),

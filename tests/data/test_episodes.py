@@ -33,6 +33,7 @@ def record(seed: int = 0, T: int = 6, H: int = 3, C: int = 3) -> EpisodeRecord:
         fault_class=klass,
         qos=qos,
         host_profile=np.array([0, 0, 1], dtype=np.int8),
+        host_demand=rng.uniform(0, 1.5, (T, H)).astype(np.float32),
         seed=seed,
     )
 
@@ -42,7 +43,8 @@ def test_round_trip_leaves_no_temp_files(tmp_path: Path) -> None:
     path = tmp_path / episode_name(0)
     save_episode(rec, path)
     back = load_episode(path)
-    for name in ("host_metrics", "placement", "fault_truth", "fault_class", "qos", "host_profile"):
+    names = ("host_metrics", "placement", "fault_truth", "fault_class", "qos", "host_profile")
+    for name in (*names, "host_demand"):
         np.testing.assert_array_equal(getattr(back, name), getattr(rec, name))
         assert getattr(back, name).dtype == getattr(rec, name).dtype
     assert back.seed == 0
@@ -57,6 +59,9 @@ def test_round_trip_leaves_no_temp_files(tmp_path: Path) -> None:
         ({"fault_class": np.full((6, 2), 1, dtype=np.int8)}, "fault_class"),
         ({"placement": np.full((6, 3), 7, dtype=np.int16)}, "placement"),
         ({"qos": np.full((6, len(QOS_COLUMNS)), -1, dtype=np.float32)}, "qos[energy_j]"),
+        ({"host_demand": np.full((6, 3), np.inf, dtype=np.float32)}, "host_demand"),
+        ({"host_demand": np.full((6, 3), -0.5, dtype=np.float32)}, "host_demand"),
+        ({"host_demand": np.zeros((5, 3), dtype=np.float32)}, "host_demand"),
     ],
 )
 def test_bad_records_name_file_and_field(tmp_path: Path, change: dict, field: str) -> None:
@@ -72,7 +77,15 @@ def test_load_rejects_wrong_dtype_on_disk(tmp_path: Path) -> None:
     path = tmp_path / "e.npz"
     arrays = {
         n: getattr(rec, n)
-        for n in ("host_metrics", "placement", "fault_truth", "fault_class", "qos", "host_profile")
+        for n in (
+            "host_metrics",
+            "placement",
+            "fault_truth",
+            "fault_class",
+            "qos",
+            "host_profile",
+            "host_demand",
+        )
     }
     arrays["host_metrics"] = arrays["host_metrics"].astype(np.float64)
     np.savez(path, seed=np.int64(0), **arrays)

@@ -13,6 +13,7 @@ from pregan.data.windows import (
     WindowDataModule,
     container_share,
     episode_windows,
+    last_demand_window,
     last_window,
     window_indices,
 )
@@ -75,7 +76,7 @@ def test_shuffling_is_seeded():
 def test_batches_are_float32_with_integer_labels():
     dm = WindowDataModule([_episode()], [_episode()], [_episode()], window=3, batch_size=4)
     dm.setup()
-    x, faulty, cls, rc, _ = next(iter(dm.test_dataloader()))
+    x, faulty, cls, rc, _, _ = next(iter(dm.test_dataloader()))
     assert x.shape == (4, 3, 3, 4) and x.dtype == torch.float32
     assert faulty.dtype == cls.dtype == torch.int64 and rc.dtype == torch.float32
 
@@ -114,7 +115,8 @@ def _placed(ep: dict[str, np.ndarray], n_slots: int = 6) -> dict[str, np.ndarray
     t = ep["host_metrics"].shape[0]
     placement = (np.arange(n_slots)[None] + np.arange(t)[:, None]) % 3  # (T, C)
     placement[:3, 4:] = -1
-    return ep | {"placement": placement.astype(np.int16)}
+    demand = np.arange(t * 3, dtype=np.float32).reshape(t, 3) / 10  # (T, H)
+    return ep | {"placement": placement.astype(np.int16), "host_demand": demand}
 
 
 def test_containers_channel_counts_containers_per_host_relative_to_an_even_spread():
@@ -126,6 +128,20 @@ def test_containers_channel_counts_containers_per_host_relative_to_an_even_sprea
     np.testing.assert_array_equal(w.containers[0], np.repeat(w.containers[0, -1:], 3, 0))
     np.testing.assert_array_equal(w.containers[5], counts[3:6] * 0.5)
     assert episode_windows(_episode(), 3, "ep").containers is None
+
+
+def test_demand_channel_windows_host_demand_like_the_containers_channel():
+    ep = _placed(_episode())
+    w = episode_windows(ep, 3, "ep")
+    assert w.demand.shape == (6, 3, 3) and w.demand.dtype == np.float32
+    np.testing.assert_array_equal(w.demand, ep["host_demand"][window_indices(6, 3)])
+    for t in range(1, 7):  # what a policy sees at the start of t: host_demand[:t]
+        np.testing.assert_array_equal(last_demand_window(ep["host_demand"][:t], 3), w.demand[t - 1])
+    assert episode_windows(_episode(), 3, "ep").demand is None
+    with pytest.raises(WindowDataError, match="host_demand has shape"):
+        episode_windows(ep | {"host_demand": ep["host_demand"][:5]}, 3, "ep")
+    with pytest.raises(WindowDataError, match="no demand history"):
+        last_demand_window(None, 3)
 
 
 def test_placement_history_rebuilds_the_training_channel_interval_for_interval():
@@ -157,12 +173,15 @@ def test_batches_carry_the_containers_channel():
     dm.setup()
     assert dm.has_placement
     batch = next(iter(dm.val_dataloader()))
-    assert len(batch) == 5 and batch[4].shape == (6, 3, 3)
+    assert dm.has_demand
+    assert len(batch) == 6 and batch[4].shape == batch[5].shape == (6, 3, 3)
     np.testing.assert_array_equal(batch[4].numpy(), dm.splits["val"].containers)
+    np.testing.assert_array_equal(batch[5].numpy(), dm.splits["val"].demand)
     plain = WindowDataModule([_episode()], [_episode()], window=3)
     plain.setup()
-    assert not plain.has_placement
+    assert not plain.has_placement and not plain.has_demand
     assert torch.all(plain._dataset("train").tensors[4] == 0)
+    assert torch.all(plain._dataset("train").tensors[5] == 0)
 
 
 @pytest.mark.parametrize(

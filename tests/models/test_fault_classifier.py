@@ -262,7 +262,7 @@ def test_input_features_are_values_deltas_and_cluster_deviations():
         n_hosts=3, n_features=2, input_features=["value", "delta", "cluster"]
     )
     xn = torch.arange(2 * 3 * 3 * 2, dtype=torch.float32).reshape(2, 3, 3, 2) ** 1.5  # (B, W, H, D)
-    feats = model._encoder_input(xn, None)  # (B, W, H, 3*D)
+    feats = model._encoder_input(xn, None, None)  # (B, W, H, 3*D)
     assert feats.shape == (2, 3, 3, 6)
     torch.testing.assert_close(feats[..., :2], xn)
     assert torch.all(feats[:, 0, :, 2:4] == 0)  # no change before the first interval
@@ -292,39 +292,45 @@ def test_predict_window_keeps_the_training_mode_and_matches_forward(trained):
 
 
 def _with_placement(ep: dict, rng: np.random.Generator, n_slots: int = 2 * N_HOSTS) -> dict:
-    """A random placement; a hog here is on a host with few containers, as in the simulator."""
+    """A random placement and placed CPU demand; a hog here is on a host with few containers,
+    as in the simulator."""
     t = ep["host_metrics"].shape[0]
     placement = rng.integers(-1, N_HOSTS, size=(t, n_slots)).astype(np.int16)  # (T, C)
-    return ep | {"placement": placement}
+    demand = rng.uniform(0, 1, size=(t, N_HOSTS)).astype(np.float32)  # (T, H)
+    return ep | {"placement": placement, "host_demand": demand}
 
 
 @pytest.fixture(scope="module")
 def placed() -> tuple[FaultClassifierModule, WindowDataModule]:
-    """A briefly trained classifier that reads the containers channel."""
+    """A briefly trained classifier that reads the containers and demand channels."""
     torch.set_num_threads(1)
     L.seed_everything(0, verbose=False)
     rng = np.random.default_rng(5)
     eps = [_with_placement(synthetic_episode(rng), rng) for _ in range(3)]
     dm = WindowDataModule(eps[:2], eps[2:], eps[2:], window=3, batch_size=32)
     dm.setup()
-    model = FaultClassifierModule(dm.n_hosts, dm.n_features, input_features=["value", "containers"])
+    model = FaultClassifierModule(
+        dm.n_hosts, dm.n_features, input_features=["value", "containers", "demand"]
+    )
     quiet_trainer(max_epochs=1).fit(model, datamodule=dm)
     return model, dm
 
 
-def test_containers_channel_is_an_encoder_input_only(placed):
+def test_containers_and_demand_channels_are_encoder_inputs_only(placed):
     model, dm = placed
-    assert model.encoder.n_features == 4 + 1
+    assert model.encoder.n_features == 4 + 2
     assert (
         model.diagnosis_head(torch.zeros(1, N_HOSTS, 10), torch.zeros(1, 3, N_HOSTS, 4)).shape[-1]
         == 4
     )  # diagnosis stays over the D resources
     test = dm.splits["test"]
-    out = model.predict_windows(test.windows[:4], test.containers[:4])
+    out = model.predict_windows(test.windows[:4], test.containers[:4], test.demand[:4])
     assert out.dim_scores.shape == (4, N_HOSTS, 4)
-    other = model.predict_windows(test.windows[:4], test.containers[:4] + 1.0)
+    other = model.predict_windows(test.windows[:4], test.containers[:4] + 1.0, test.demand[:4])
     assert not np.allclose(out.host_prob, other.host_prob)  # the channel is read
-    one = model.predict_window(test.windows[2], test.containers[2])
+    other = model.predict_windows(test.windows[:4], test.containers[:4], test.demand[:4] + 1.0)
+    assert not np.allclose(out.host_prob, other.host_prob)  # the demand channel is read
+    one = model.predict_window(test.windows[2], test.containers[2], test.demand[2])
     np.testing.assert_allclose(one.host_prob, out.host_prob[2], atol=1e-6)
 
 
@@ -337,6 +343,13 @@ def test_containers_are_required_where_read_and_checked(placed):
         model.predict_window(window, np.zeros((3, N_HOSTS + 1), np.float32))
     with pytest.raises(ClassifierInputError, match="containers: NaN"):
         model.predict_window(window, np.full((3, N_HOSTS), np.nan, np.float32))
+    containers = dm.splits["test"].containers[0]
+    with pytest.raises(ClassifierInputError, match="reads the placed CPU demand"):
+        model.predict_window(window, containers)
+    with pytest.raises(ClassifierInputError, match=r"demand: expected shape \(1, 3, 6\)"):
+        model.predict_window(window, containers, np.zeros((2, N_HOSTS), np.float32))
+    with pytest.raises(ClassifierInputError, match="demand: NaN"):
+        model.predict_window(window, containers, np.full((3, N_HOSTS), np.nan, np.float32))
 
 
 def test_containers_model_refuses_episodes_without_placement():
@@ -344,11 +357,15 @@ def test_containers_model_refuses_episodes_without_placement():
     model = FaultClassifierModule(N_HOSTS, 4, input_features=["value", "containers"])
     with pytest.raises(ClassifierInputError, match="no placement"):
         quiet_trainer(fast_dev_run=True).fit(model, datamodule=dm)
+    model = FaultClassifierModule(N_HOSTS, 4, input_features=["value", "demand"])
+    with pytest.raises(ClassifierInputError, match="no host_demand"):
+        quiet_trainer(fast_dev_run=True).fit(model, datamodule=dm)
 
 
 def test_policy_flagger_sees_the_training_windows_interval_for_interval(placed):
     """ClassifierFlagger, fed one Observation per interval (metrics history and the placement
-    of the last executed interval), builds exactly the datamodule's window and channel."""
+    of the last executed interval, the demand history), builds exactly the datamodule's
+    window and channels."""
     from types import SimpleNamespace
 
     from pregan.data.windows import episode_windows
@@ -362,21 +379,28 @@ def test_policy_flagger_sees_the_training_windows_interval_for_interval(placed):
 
     def obs(t: int) -> SimpleNamespace:
         last = ep["placement"][t - 1] if t else np.full(2 * N_HOSTS, -1)
-        return SimpleNamespace(t=t, spec=spec, host_metrics=ep["host_metrics"][:t], placement=last)
+        return SimpleNamespace(
+            t=t,
+            spec=spec,
+            host_metrics=ep["host_metrics"][:t],
+            placement=last,
+            host_demand=ep["host_demand"][:t],
+        )
 
     flagger = ClassifierFlagger(model)
     flags = []
     for t in range(13):
         f, _ = flagger(obs(t))
         if t:
-            window, containers = flagger.inputs(obs(t))  # the same interval again: unchanged
+            window, containers, demand = flagger.inputs(obs(t))  # the same interval again
             np.testing.assert_array_equal(window, w.windows[t - 1])
             np.testing.assert_array_equal(containers, w.containers[t - 1])
+            np.testing.assert_array_equal(demand, w.demand[t - 1])
             flags.append(f)
     # flag_many reads its own list (one episode), whatever the flagger saw before.
     batch, _ = flagger.flag_many([obs(t) for t in range(1, 13)])
     np.testing.assert_array_equal(batch, np.stack(flags))
-    direct = model.predict_windows(w.windows, w.containers).host_flags  # (T, H)
+    direct = model.predict_windows(w.windows, w.containers, w.demand).host_flags  # (T, H)
     np.testing.assert_array_equal(batch, direct)
 
 
@@ -427,3 +451,4 @@ def test_method_fit_uses_the_classifier_trainer_block(tmp_path):
     assert last["epoch"] == 2  # epochs 0..2 ran: the classifier's 3, not the run's 1
     assert last["global_step"] == 3 * 5  # 20 windows in batches of 4
     assert method.classifier.uses_containers  # the default reads the placement
+    assert method.classifier.uses_demand  # and the placed CPU demand

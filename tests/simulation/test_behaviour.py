@@ -152,3 +152,22 @@ def test_large_clusters_run(sim_factory, n_hosts: int) -> None:
     rec = run(sim)
     assert rec.host_metrics.shape == (4, n_hosts, 4)
     assert rec.qos[:, COL["active_containers"]].max() > n_hosts / 16
+
+
+def test_host_demand_is_the_placed_base_mips_over_capacity(sim_factory) -> None:
+    """host_demand[t] sums the base MIPS of the containers the engine ran on each host in
+    interval t over its IPS; observe() exposes the history, record() and fork() keep it."""
+    sim = sim_factory(0, n_intervals=12)
+    scheduler = LeastFullScheduler()
+    for t in range(12):
+        obs = sim.observe()
+        np.testing.assert_array_equal(obs.host_demand, sim.record().host_demand)
+        sim.step(scheduler.place(obs))
+        ran = sim.record().placement[t]  # (C,) as executed
+        on = ran >= 0
+        want = np.bincount(ran[on], obs.container_mips[on], sim.spec.n_hosts) / sim.spec.host_ips
+        np.testing.assert_allclose(sim.record().host_demand[t], want, rtol=1e-5)
+    rec = sim.record()
+    assert rec.host_demand.shape == (12, sim.spec.n_hosts) and rec.host_demand.dtype == np.float32
+    assert rec.host_demand.sum() > 0
+    np.testing.assert_array_equal(sim.fork().observe().host_demand, rec.host_demand)
