@@ -37,7 +37,6 @@ import torch.nn.functional as F
 from pregan.models.components.discriminator import Discriminator
 from pregan.models.components.generator import (
     Generator,
-    feasible_moves,
     host_load,
     placement_matrix,
 )
@@ -187,6 +186,30 @@ def spread(point: DecisionPoint, movers: np.ndarray) -> np.ndarray:
     return out
 
 
+def leaving(s_new: np.ndarray, proposal: np.ndarray) -> np.ndarray:
+    """(C,) bool: the containers that S' (C, H) sends away, i.e. whose row ranks some other
+    host above the host the proposal gives them (read from S', not S as in the original)."""
+    placed = proposal >= 0
+    own = s_new[np.arange(proposal.shape[0]), np.clip(proposal, 0, None)]  # (C,)
+    return placed & (s_new.max(axis=1) > own)
+
+
+def decode(point: DecisionPoint, s_new: np.ndarray) -> np.ndarray:
+    """The placement a generator output S' (C, H) enacts: its leaving containers, most
+    confident first, each moved by `spread` to the least-loaded healthy host with room.
+
+    S' decides who leaves; the target is re-chosen with loads updated as moves are taken.
+    Reading targets from S' directly sent several containers to the host S' ranked first
+    (S' cannot see the loads its own moves add): on validation seeds that cost +91 s mean
+    response against the scheduler alone, while the same leavers spread this way cut SLA
+    violations from 33.2 % to 24.7 % (see README, "Deviations from the original").
+    """
+    leaves = np.flatnonzero(leaving(s_new, point.proposal))  # (M,)
+    own = s_new[leaves, point.proposal[leaves]]  # (M,)
+    margin = s_new[leaves].max(axis=1) - own  # (M,)
+    return spread(point, leaves[np.argsort(-margin, kind="stable")])
+
+
 def structured_candidates(point: DecisionPoint) -> np.ndarray:
     """(F, C) moves off flagged hosts: all at once, per flagged host, per container.
 
@@ -221,8 +244,6 @@ class GanMigratorModule(L.LightningModule):
         lr_online: float = 5e-5,
         n_samples: int = 4,
         move_prob: float = 0.5,
-        explore: float = 0.3,
-        temperature: float = 1.0,
         relax_beta: float = 4.0,
         imitation_weight: float = 1.0,
         min_gain: float = 1e-4,
@@ -250,9 +271,7 @@ class GanMigratorModule(L.LightningModule):
             e_t, s_t = torch.from_numpy(point.embedding), torch.from_numpy(s)
             l_t = torch.from_numpy(point.load)  # (H,)
             s_new = self.generator(e_t, s_t, l_t)  # (C, H)
-            cand = feasible_moves(
-                s_new.numpy(), point.proposal, point.demand, point.capacity, point.host_up
-            )
+            cand = decode(point, s_new.numpy())
             if np.array_equal(cand, point.proposal):
                 return cand, 0.0, s_new.numpy()
             c_t = torch.from_numpy(placement_matrix(cand, self.hparams.n_hosts))
@@ -265,28 +284,18 @@ class GanMigratorModule(L.LightningModule):
     ) -> np.ndarray:
         """(B, C) model-dependent candidates: [S, decoded S', n_samples perturbations].
 
-        A perturbation moves each container of a flagged host with a probability drawn per
-        sample in (0, 2 * move_prob] (so both single moves and near-evacuations occur) to a
-        host drawn from softmax(S'/temperature) over the other hosts, mixed with uniform
-        exploration; every candidate is made feasible by `feasible_moves`.
+        A perturbation flips the generator's move-or-stay verdict of each container of a
+        flagged host with a probability drawn per sample in (0, 2 * move_prob] (so both
+        single changes and near-inversions occur); every candidate is decoded like S'.
         """
-        h = self.hparams.n_hosts
-        prop, dem, cap, up = point.proposal, point.demand, point.capacity, point.host_up
-        rows = [prop, feasible_moves(s_new, prop, dem, cap, up)]
+        prop = point.proposal
+        rows = [prop, decode(point, s_new)]
         on_flagged = (prop >= 0) & point.flags[np.clip(prop, 0, None)]  # (C,)
-        base = placement_matrix(prop, h)  # (C, H)
-        logits = s_new / self.hparams.temperature  # (C, H)
-        probs = np.exp(logits - logits.max(axis=1, keepdims=True))
-        probs = (1 - self.hparams.explore) * probs / probs.sum(axis=1, keepdims=True)
-        probs = (probs + self.hparams.explore / h) * (1 - base)  # (C, H) never the own host
-        cum = probs.cumsum(axis=1) / probs.sum(axis=1, keepdims=True).clip(min=1e-12)  # (C, H)
+        leaves = leaving(s_new, prop)  # (C,) the generator's verdicts
         for _ in range(self.hparams.n_samples):
-            p_move = rng.uniform(0.0, min(1.0, 2 * self.hparams.move_prob))
-            move = on_flagged & (rng.random(prop.shape[0]) < p_move)  # (C,)
-            draw = (rng.random((prop.shape[0], 1)) > cum).sum(axis=1).clip(0, h - 1)  # (C,)
-            scores = base.copy()
-            scores[move, draw[move]] += 2.0
-            rows.append(feasible_moves(scores, prop, dem, cap, up))
+            p_flip = rng.uniform(0.0, min(1.0, 2 * self.hparams.move_prob))
+            flip = on_flagged & (rng.random(prop.shape[0]) < p_flip)  # (C,)
+            rows.append(spread(point, np.flatnonzero(leaves ^ flip)))
         return np.stack(rows)  # (B, C)
 
     def _scored(

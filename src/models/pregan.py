@@ -53,8 +53,6 @@ _GAN_KEYS = (
     "lr_online",
     "n_samples",
     "move_prob",
-    "explore",
-    "temperature",
     "relax_beta",
     "imitation_weight",
     "min_gain",

@@ -15,6 +15,8 @@ from pregan.models.cosim_scoring import CosimConfigError, CosimScoring
 from pregan.models.gan_migrator import (
     DecisionPoint,
     GanMigratorModule,
+    decode,
+    leaving,
     spread,
     structured_candidates,
 )
@@ -175,6 +177,19 @@ def test_spread_prefers_idle_hosts() -> None:
     out = spread(point, np.array([0, 1]))
     # hosts 2 and 3 are idle: the two movers go there (one each, loads updated), not host 1
     assert sorted(out[:2].tolist()) == [2, 3]
+
+
+def test_decode_reads_leavers_from_s_prime_and_spreads_them() -> None:
+    proposal = np.array([0, 0, 1, -1])
+    point = _point(proposal)
+    s_new = placement_matrix(proposal, H)  # (C, H)
+    s_new[0, 1] = s_new[1, 1] = 2.0  # S' sends both containers of host 0 to host 1 ...
+    s_new[2, 3] = 0.5  # ... and keeps container 2 (0.5 < its own 1.0)
+    np.testing.assert_array_equal(leaving(s_new, proposal), [True, True, False, False])
+    out = decode(point, s_new)
+    # the leavers go to the idle hosts 2 and 3 (one each), not both onto host 1 as S' ranks
+    assert sorted(out[:2].tolist()) == [2, 3]
+    np.testing.assert_array_equal(out[2:], proposal[2:])
 
 
 def _train(seed: int, steps: int) -> tuple[GanMigratorModule, list[dict[str, float]]]:
