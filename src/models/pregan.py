@@ -130,6 +130,27 @@ class ClassifierFlagger:
         return out.host_flags.astype(bool), self._embed(out)
 
 
+def classifier_verdict(
+    flagger: Callable[[Observation], tuple[np.ndarray, np.ndarray]],
+    obs: Observation,
+    proposal: np.ndarray,
+) -> tuple[RecoveryDecision, np.ndarray, np.ndarray]:
+    """Run the flagger on `obs`; return the scheduler's proposal as a decision carrying the
+    classifier's verdicts (scores, flags, root-cause scores, classes), plus flags (H,) and
+    E (H, e). Zeros stand in for the verdicts of a flagger that reports no `last` output."""
+    spec = obs.spec
+    flags, emb = flagger(obs)
+    out: ClassifierOutput | None = getattr(flagger, "last", None)
+    decision = RecoveryDecision(
+        placement=proposal,
+        host_scores=out.host_prob if out is not None else np.zeros(spec.n_hosts),
+        host_flags=flags,
+        dim_scores=out.dim_scores if out is not None else np.zeros((spec.n_hosts, 4)),
+        fault_class=out.fault_class if out is not None else np.zeros(spec.n_hosts, np.int64),
+    )
+    return decision, flags, emb
+
+
 class PreGANPolicy:
     """RecoveryPolicy: the scheduler's proposal stands unless D prefers the generator's S'."""
 
@@ -165,17 +186,8 @@ class PreGANPolicy:
         self._sim = sim
 
     def decide(self, obs: Observation, proposal: np.ndarray) -> RecoveryDecision:
-        spec = obs.spec
         proposal = np.asarray(proposal, dtype=np.int64)
-        flags, emb = self.flagger(obs)
-        out: ClassifierOutput | None = getattr(self.flagger, "last", None)
-        decision = RecoveryDecision(
-            placement=proposal,
-            host_scores=out.host_prob if out is not None else np.zeros(spec.n_hosts),
-            host_flags=flags,
-            dim_scores=out.dim_scores if out is not None else np.zeros((spec.n_hosts, 4)),
-            fault_class=out.fault_class if out is not None else np.zeros(spec.n_hosts, np.int64),
-        )
+        decision, flags, emb = classifier_verdict(self.flagger, obs, proposal)
         # Until a full window exists the scheduler's proposal stands (verdicts still reported).
         if obs.t < self.window or not flags.any():
             return decision
@@ -215,39 +227,6 @@ class PreGANMethod:
         self.classifier: FaultClassifierModule | None = None
         self.gan: GanMigratorModule | None = None
         self._artifacts: dict[str, Path] = {}
-
-    # ------------------------------------------------------------------ classifier
-    def _fit_classifier(self, ctx: FitContext) -> dict[str, float]:
-        """Train the classifier; the classifier config's `trainer` block (max_epochs,
-        min_epochs, batch_size) overrides the run's trainer and data settings for this fit
-        only (early stopping on val/f1 acts between min_epochs and max_epochs)."""
-        cfg = OmegaConf.to_container(self.classifier_cfg, resolve=True)
-        cfg = {k: v for k, v in cfg.items() if k not in ("name",)}
-        fit_cfg = cfg.pop("trainer", None) or {}
-        data = ctx.simulation_cfg.get("data", {}) if ctx.simulation_cfg is not None else {}
-        dm = WindowDataModule(
-            train=ctx.train_dir,
-            val=ctx.val_dir,
-            window=int(cfg.get("window", 3)),
-            batch_size=int(fit_cfg.get("batch_size") or data.get("batch_size", 128)),
-            seed=ctx.seed,
-        )
-        dm.setup("fit")
-        model = hydra.utils.instantiate(cfg, n_hosts=dm.n_hosts, n_features=dm.n_features)
-        ckpt_dir = ctx.output_dir / "checkpoints" / "classifier"
-        callbacks = _callbacks(ctx, ckpt_dir)
-        overrides = {k: int(fit_cfg[k]) for k in ("max_epochs", "min_epochs") if fit_cfg.get(k)}
-        trainer = hydra.utils.instantiate(
-            ctx.trainer_cfg, callbacks=callbacks, logger=ctx.loggers, **overrides
-        )
-        last = ckpt_dir / "last.ckpt"
-        trainer.fit(model, datamodule=dm, ckpt_path=str(last) if last.is_file() else None)
-        best = next((c.best_model_path for c in callbacks if isinstance(c, ModelCheckpoint)), "")
-        if best and Path(best).is_file():
-            model = FaultClassifierModule.from_checkpoint(best)
-            self._artifacts["classifier"] = Path(best)
-        self.classifier = model.eval()
-        return {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
 
     # ------------------------------------------------------------------ GAN
     def _fit_gan(self, ctx: FitContext) -> dict[str, float]:
@@ -312,7 +291,9 @@ class PreGANMethod:
         return {k: float(v) for k, v in trainer.callback_metrics.items() if k.endswith("_epoch")}
 
     def fit(self, ctx: FitContext) -> dict[str, float]:
-        metrics = self._fit_classifier(ctx)
+        self.classifier, metrics, best = fit_classifier(self.classifier_cfg, ctx)
+        if best is not None:
+            self._artifacts["classifier"] = best
         metrics.update(self._fit_gan(ctx))
         return metrics
 
@@ -329,6 +310,46 @@ class PreGANMethod:
 
     def artifacts(self) -> dict[str, Path]:
         return dict(self._artifacts)
+
+
+def fit_classifier(
+    classifier_cfg: DictConfig, ctx: FitContext
+) -> tuple[FaultClassifierModule, dict[str, float], Path | None]:
+    """Train the few-shot classifier on the trace windows; return (the best model in eval
+    mode, its val/ metrics, the best checkpoint or None).
+
+    The classifier config's `trainer` block (max_epochs, min_epochs, batch_size) overrides
+    the run's trainer and data settings for this fit only (early stopping on val/f1 acts
+    between min_epochs and max_epochs). Resumes from the run's last classifier checkpoint.
+    """
+    cfg = OmegaConf.to_container(classifier_cfg, resolve=True)
+    cfg = {k: v for k, v in cfg.items() if k not in ("name",)}
+    fit_cfg = cfg.pop("trainer", None) or {}
+    data = ctx.simulation_cfg.get("data", {}) if ctx.simulation_cfg is not None else {}
+    dm = WindowDataModule(
+        train=ctx.train_dir,
+        val=ctx.val_dir,
+        window=int(cfg.get("window", 3)),
+        batch_size=int(fit_cfg.get("batch_size") or data.get("batch_size", 128)),
+        seed=ctx.seed,
+    )
+    dm.setup("fit")
+    model = hydra.utils.instantiate(cfg, n_hosts=dm.n_hosts, n_features=dm.n_features)
+    ckpt_dir = ctx.output_dir / "checkpoints" / "classifier"
+    callbacks = _callbacks(ctx, ckpt_dir)
+    overrides = {k: int(fit_cfg[k]) for k in ("max_epochs", "min_epochs") if fit_cfg.get(k)}
+    trainer = hydra.utils.instantiate(
+        ctx.trainer_cfg, callbacks=callbacks, logger=ctx.loggers, **overrides
+    )
+    last = ckpt_dir / "last.ckpt"
+    trainer.fit(model, datamodule=dm, ckpt_path=str(last) if last.is_file() else None)
+    best = next((c.best_model_path for c in callbacks if isinstance(c, ModelCheckpoint)), "")
+    best_path = None
+    if best and Path(best).is_file():
+        model = FaultClassifierModule.from_checkpoint(best)
+        best_path = Path(best)
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
+    return model.eval(), metrics, best_path
 
 
 def _callbacks(ctx: FitContext, ckpt_dir: Path) -> list[Any]:

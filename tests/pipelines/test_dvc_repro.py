@@ -58,7 +58,7 @@ def test_dvc_repro_from_a_fresh_clone(tmp_path: Path) -> None:
     _run([sys.executable, "-m", "dvc", "repro"], clone, env)
 
     report = (clone / "reports" / "comparison.md").read_text()
-    for method in ("pregan", "pcft", "dftm", "eclb", "cmodlb", "none", "oracle"):
+    for method in ("pregan", "evacuate", "pcft", "dftm", "eclb", "cmodlb", "none", "oracle"):
         assert f"| {method} " in report, method
         assert (clone / "runs" / method / "seed1" / "metrics.json").is_file()
     metrics = json.loads((clone / "reports" / "metrics.json").read_text())

@@ -1,0 +1,75 @@
+"""`model=evacuate`: PreGAN's classifier without the GAN, moving every container off every
+host it flags.
+
+This is the "always migrate everything from a faulty host" reference that PreGAN's quality
+bar names: the same detector, the same target rule (`spread`: least-loaded healthy host with
+room, loads updated as moves are taken), but no generator to decide which containers are
+worth moving and no discriminator to veto. Comparing the two isolates what the GAN adds:
+fewer migrations per fault at equal or better QoS.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from omegaconf import DictConfig
+
+from pregan.models.fault_classifier import FaultClassifierModule
+from pregan.models.gan_migrator import Flagger, decision_point, spread
+from pregan.models.interfaces import FitContext
+from pregan.models.pregan import ClassifierFlagger, classifier_verdict, fit_classifier
+from pregan.simulation.interfaces import ClusterSpec, Observation, RecoveryDecision
+
+
+class EvacuatePolicy:
+    """RecoveryPolicy: every container the scheduler places on a flagged host is spread."""
+
+    name = "evacuate"
+
+    def __init__(self, flagger: Flagger, window: int) -> None:
+        self.flagger, self.window = flagger, window
+
+    def reset(self, spec: ClusterSpec) -> None:
+        if (placements := getattr(self.flagger, "placements", None)) is not None:
+            placements.reset()
+
+    def decide(self, obs: Observation, proposal: np.ndarray) -> RecoveryDecision:
+        proposal = np.asarray(proposal, dtype=np.int64)
+        decision, flags, emb = classifier_verdict(self.flagger, obs, proposal)
+        if obs.t < self.window or not flags.any():
+            return decision
+        point = decision_point(obs, proposal, flags, emb, None)
+        on_flagged = (proposal >= 0) & flags[np.clip(proposal, 0, None)]  # (C,)
+        decision.placement = spread(point, np.flatnonzero(on_flagged))
+        return decision
+
+
+class EvacuateMethod:
+    """Fit trains PreGAN's classifier (same config, same early stopping); no GAN."""
+
+    def __init__(
+        self, name: str = "evacuate", classifier: DictConfig | None = None, **_: Any
+    ) -> None:
+        if classifier is None:
+            raise ValueError("conf/model/evacuate.yaml: `classifier` is required")
+        self.name, self.classifier_cfg = name, classifier
+        self.classifier: FaultClassifierModule | None = None
+        self._artifacts: dict[str, Path] = {}
+
+    def fit(self, ctx: FitContext) -> dict[str, float]:
+        self.classifier, metrics, best = fit_classifier(self.classifier_cfg, ctx)
+        if best is not None:
+            self._artifacts["classifier"] = best
+        return metrics
+
+    def policy(self) -> EvacuatePolicy:
+        if self.classifier is None:
+            raise RuntimeError("EvacuateMethod.policy(): call fit() first")
+        return EvacuatePolicy(
+            ClassifierFlagger(self.classifier), window=int(self.classifier.hparams.window)
+        )
+
+    def artifacts(self) -> dict[str, Path]:
+        return dict(self._artifacts)
