@@ -36,6 +36,9 @@ def validate_config(cfg: DictConfig) -> None:
             raise ConfigError(f"config: missing top-level field '{key}'")
     if not isinstance(cfg.seed, int) or cfg.seed < 0:
         raise ConfigError(f"config: seed must be a non-negative integer, got {cfg.seed!r}")
+    threads = cfg.get("threads", 1)
+    if not isinstance(threads, int) or threads < 1:
+        raise ConfigError(f"config: threads must be a positive integer, got {threads!r}")
     splits = {s: set(cfg.data[f"{s}_seeds"]) for s in ("train", "val")}
     splits["test"] = set(test_episode_seeds(cfg))
     for a, b in (("train", "val"), ("train", "test"), ("val", "test")):
@@ -84,8 +87,10 @@ def _run_split(cfg: DictConfig, seeds: Any, scheduler: Any, policy: Any) -> list
 def run_experiment(cfg: DictConfig) -> dict[str, float]:
     """Run one method with one seed end to end; return every final metric by name."""
     import lightning as L
+    import torch
 
     validate_config(cfg)
+    torch.set_num_threads(int(cfg.get("threads", 1)))
     L.seed_everything(cfg.seed, workers=True)
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -69,6 +69,12 @@ def test_zero_hosts_is_refused_before_any_work(tmp_path: Path, make_cfg) -> None
         validate_config(cfg)
 
 
+def test_bad_thread_count_is_refused(tmp_path: Path, make_cfg) -> None:
+    cfg = make_cfg(["debug=tiny", "threads=0"], tmp_path)
+    with pytest.raises(ConfigError, match="threads must be a positive integer, got 0"):
+        validate_config(cfg)
+
+
 def test_test_episodes_follow_the_run_seed_and_stay_unseen(tmp_path: Path, make_cfg) -> None:
     from pregan.experiment import test_episode_seeds
 
