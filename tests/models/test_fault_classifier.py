@@ -405,11 +405,11 @@ def test_policy_flagger_sees_the_training_windows_interval_for_interval(placed):
 
 
 def test_method_fit_uses_the_classifier_trainer_block(tmp_path):
-    """PreGANMethod._fit_classifier trains for classifier.trainer.max_epochs (not the run's
+    """fit_classifier trains for classifier.trainer.max_epochs (not the run's
     trainer.max_epochs) with its batch size, on simulated episodes with their placement."""
     from pregan.data.episodes import episode_name, save_episode, write_manifest
     from pregan.models.interfaces import FitContext
-    from pregan.models.pregan import PreGANMethod
+    from pregan.models.pregan import fit_classifier
     from pregan.simulation.least_full import LeastFullScheduler
     from pregan.simulation.simulator import Simulator
 
@@ -435,7 +435,6 @@ def test_method_fit_uses_the_classifier_trainer_block(tmp_path):
                 sim.step(LeastFullScheduler().place(sim.observe()))
             save_episode(sim.record(), tmp_path / split / episode_name(seed))
         write_manifest(tmp_path / split, seeds=seeds, config={}, profile_names=("p",))
-    method = PreGANMethod(classifier=cfg.model.classifier, migrator=cfg.model.migrator)
     ctx = FitContext(
         train_dir=tmp_path / "train",
         val_dir=tmp_path / "val",
@@ -446,9 +445,10 @@ def test_method_fit_uses_the_classifier_trainer_block(tmp_path):
         simulation_cfg=cfg,
         callbacks_cfg=cfg.callbacks,
     )
-    method._fit_classifier(ctx)
+    classifier, _, best = fit_classifier(cfg.model.classifier, ctx)
+    assert best is not None and best.is_file()
     last = torch.load(tmp_path / "out/checkpoints/classifier/last.ckpt", weights_only=True)
     assert last["epoch"] == 2  # epochs 0..2 ran: the classifier's 3, not the run's 1
     assert last["global_step"] == 3 * 5  # 20 windows in batches of 4
-    assert method.classifier.uses_containers  # the default reads the placement
-    assert method.classifier.uses_demand  # and the placed CPU demand
+    assert classifier.uses_containers  # the default reads the placement
+    assert classifier.uses_demand  # and the placed CPU demand
