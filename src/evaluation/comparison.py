@@ -21,7 +21,16 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-METHOD_ORDER: tuple[str, ...] = ("pregan", "evacuate", "pcft", "dftm", "eclb", "cmodlb", "none", "oracle")
+METHOD_ORDER: tuple[str, ...] = (
+    "pregan",
+    "evacuate",
+    "pcft",
+    "dftm",
+    "eclb",
+    "cmodlb",
+    "none",
+    "oracle",
+)
 
 METRIC_GROUPS: dict[str, dict[str, str]] = {
     "Quality of service": {

@@ -45,7 +45,9 @@ class WorkloadBank:
         for name in SERIES_FIELDS:
             arr = getattr(self, name)
             if arr.shape != shape:
-                raise WorkloadError(f"{self.source}: {name} has shape {arr.shape}, expected {shape}")
+                raise WorkloadError(
+                    f"{self.source}: {name} has shape {arr.shape}, expected {shape}"
+                )
             if not np.isfinite(arr).all():
                 raise WorkloadError(f"{self.source}: {name} contains NaN or infinite values")
             if (arr < 0).any():

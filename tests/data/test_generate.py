@@ -39,4 +39,6 @@ def test_ensure_traces_reuses_matching_and_regenerates_stale(tiny_cfg, tmp_path)
     assert not traces_match(tiny_cfg, shared)
     splits = ensure_traces(tiny_cfg, tmp_path / "run")
     assert splits["train"] == tmp_path / "run" / "traces" / "train"
-    assert read_manifest(splits["train"])["config"]["faults"]["kinds"]["cpu_overload"]["rate"] == 0.5
+    assert (
+        read_manifest(splits["train"])["config"]["faults"]["kinds"]["cpu_overload"]["rate"] == 0.5
+    )

@@ -95,3 +95,32 @@ def test_benchmark_writes_metrics_and_logs_mlflow(
     assert len(runs) == 1
     assert runs[0].data.metrics["mean/hitrate_at_100"] == pytest.approx(case["hitrate@100"])
     assert runs[0].data.params["detector._target_"].endswith("RobustZScoreDetector")
+
+
+def test_inject_anomalies_labels_what_it_changes() -> None:
+    rng = np.random.default_rng(0)
+    clean = rng.normal(0.5, 0.05, (4000, 6)).astype(np.float32)
+    x, labels, cause = _pipeline().inject_anomalies(clean, np.random.default_rng(1))
+    assert x.shape == clean.shape and labels.shape == (4000,) and cause.shape == (4000, 6)
+    changed = x != clean  # (T, D)
+    assert labels.any() and 0.01 < labels.mean() < 0.5
+    assert not changed[~labels].any()  # nothing outside the labelled segments moved
+    assert not (changed & ~cause).any()  # only the labelled root-cause dims moved
+    assert (cause.any(axis=1) == labels).all()
+    again = _pipeline().inject_anomalies(clean, np.random.default_rng(1))[0]
+    np.testing.assert_array_equal(x, again)  # seeded
+
+
+def test_synthetic_case_never_touches_the_test_split() -> None:
+    from pregan.data.generic import LabelledSeries
+
+    rng = np.random.default_rng(2)
+    train = rng.normal(0.5, 0.05, (5000, 3)).astype(np.float32)
+    case = LabelledSeries(
+        "m", train, np.full((10, 3), np.nan, np.float32), None, None, ("a", "b", "c")
+    )
+    twin = _pipeline().synthetic_case(case, seed=0)
+    assert twin.train.shape == (4000, 3) and twin.test.shape == (1000, 3)
+    np.testing.assert_array_equal(twin.train, train[:4000])
+    assert np.isfinite(twin.test).all() and twin.labels is not None and twin.labels.any()
+    assert twin.labels_derived and twin.name == "m-synthetic"

@@ -9,10 +9,13 @@ import torch
 from pregan.models.interfaces import SeriesDetector
 from pregan.models.pregan_series_detector import PreganSeriesDetector
 from pregan.models.series_detectors import (
+    THRESHOLD_METHODS,
     IsolationForestDetector,
     PercentileRuleDetector,
     RobustZScoreDetector,
     SeriesInputError,
+    Thresholder,
+    context_deviation,
     pot_threshold,
     trailing_mean,
 )
@@ -110,18 +113,59 @@ def test_trailing_mean() -> None:
     np.testing.assert_allclose(trailing_mean(x, 2)[:, 0], [1.0, 2.0, 4.0, 6.0])
 
 
-def test_pregan_deviation_adds_level_evidence_on_top_of_forecast_error() -> None:
-    """Same seed, same model: the robust z term only adds, and adds most on the faulty dim."""
-    kwargs = dict(window=5, latent=8, heads=2, epochs=2, batch_size=64, seed=0)
-    with_z, without_z = (
-        PreganSeriesDetector(**kwargs),
-        PreganSeriesDetector(deviation=False, **kwargs),
-    )
-    for det in (with_z, without_z):
+def test_pregan_relative_forecaster_follows_a_moved_level() -> None:
+    """A test split whose whole level moved: level-free windows keep the forecast error low."""
+    kwargs = dict(window=5, latent=8, heads=2, epochs=3, batch_size=64, seed=0)
+    moved = _series(seed=1, t=300) + 0.3  # every dimension 0.3 above its training level
+    errs = {}
+    for relative in (True, False):
+        det = PreganSeriesDetector(relative=relative, **kwargs)
         det.fit(_series())
-    assert len(with_z.train_losses) == 2
-    dim_z = with_z.score(_faulty_test())[2]
-    dim_e = without_z.score(_faulty_test())[2]
-    extra = dim_z - dim_e  # (T, D) the smoothed robust z
-    assert (extra >= -1e-5).all()
-    assert extra[155:170, 2].mean() > 4 * extra[155:170, [0, 1, 3]].mean()
+        assert len(det.train_losses) == 3
+        assert det._history is not None
+        errs[relative] = det._errors(moved, det._history)[50:].mean()
+    assert errs[True] < 0.5 * errs[False]
+
+
+def test_context_deviation_is_causal_and_forgets_a_persistent_shift() -> None:
+    x = np.zeros((100, 2), dtype=np.float32)
+    x[50:, 0] = 1.0  # dim 0 moves to a new level and stays there
+    history = np.zeros((10, 2), dtype=np.float32)
+    dev = context_deviation(x, history, window=5, scale=np.array([0.5, 0.5]))
+    assert dev.shape == (100, 2)
+    assert (dev[:50] == 0).all()  # nothing before the shift: the future is never seen
+    assert dev[50, 0] == pytest.approx(2.0)  # |1 - 0| / 0.5 at the onset
+    assert (dev[53:, 0] == 0).all()  # after 3 of 5 rows the median is the new level
+    assert (dev[:, 1] == 0).all()
+    with pytest.raises(SeriesInputError, match="context window"):
+        context_deviation(x, history, window=0, scale=np.ones(2))
+
+
+def test_thresholder_methods_and_errors() -> None:
+    rng = np.random.default_rng(0)
+    calib, stream = rng.standard_normal(3000), rng.standard_normal(3000)
+    stream[2000:2050] += 8.0
+    for method in THRESHOLD_METHODS:
+        th = Thresholder(method, risk=1e-2, level=0.98, depth=50)
+        th.calibrate(calib)
+        flags = th.flag(stream)
+        assert flags[2000:2050].all(), method
+        assert flags[:2000].mean() < 0.03, method
+    with pytest.raises(SeriesInputError, match="threshold method"):
+        Thresholder("median")
+    with pytest.raises(RuntimeError, match="calibrate"):
+        Thresholder().flag(stream)
+    with pytest.raises(SeriesInputError, match="risk=0.05, level=0.98"):
+        Thresholder("spot", risk=0.05, level=0.98)
+
+
+def test_percentile_rule_or_shared_threshold() -> None:
+    rule, shared = PercentileRuleDetector(), PercentileRuleDetector(threshold="quantile")
+    for det in (rule, shared):
+        det.fit(_series())
+    s_rule, f_rule, _ = rule.score(_faulty_test())
+    s_shared, f_shared, _ = shared.score(_faulty_test())
+    assert (f_rule == (s_rule > 0)).all()  # the original's rule
+    assert shared.thresholder is not None and shared.thresholder.threshold is not None
+    assert (f_shared == (s_shared > shared.thresholder.threshold)).all()
+    assert f_shared[150:170].all() and f_shared[:140].mean() < 0.05
