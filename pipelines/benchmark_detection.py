@@ -10,8 +10,9 @@ run is logged to MLflow (params, metrics, metrics.json and the resolved config).
 
 `synthetic=true` replaces every case by its label-free tuning twin (`synthetic_case`): the
 detector trains on the first 80 % of the case's train split and is scored on the last 20 %
-with injected anomalies. This is the ground on which thresholds, windows and risks were tuned,
-so that no choice depends on test labels.
+with injected anomalies and `SYNTHETIC_REGIMES` benign, unlabelled regime changes
+(`+synthetic_regimes=0` drops them). This is the ground on which thresholds, windows and risks
+were tuned, so that no choice depends on test labels.
 
 `model=<name>` is accepted as an alias of `detector=<name>`, because the issue names it so
 while `conf/model/` holds train.py's recovery methods.
@@ -50,6 +51,9 @@ METRIC_KEYS: tuple[str, ...] = (
     "score_s",
 )
 
+
+SYNTHETIC_REGIMES = 2
+"""Benign regime changes per twin (`inject_regime_changes`); `+synthetic_regimes=0` drops them."""
 
 ANOMALY_KINDS: tuple[str, ...] = ("level_shift", "spikes", "variance_burst")
 
@@ -98,10 +102,48 @@ def inject_anomalies(
     return x, labels, cause
 
 
-def synthetic_case(case: LabelledSeries, seed: int, fraction: float = 0.2) -> LabelledSeries:
-    """The case's label-free tuning twin: train on the head of train, test on its injected tail."""
+def inject_regime_changes(
+    series: np.ndarray,
+    rng: np.random.Generator,
+    count: int = 1,
+    max_dims: int = 8,
+    magnitude: tuple[float, float] = (1.0, 4.0),
+) -> np.ndarray:
+    """Copy of `series` (T, D) with `count` benign, UNLABELLED regime changes.
+
+    Real streams change regime without any fault: SMD's test splits move level and noise
+    away from train (e.g. one dimension of machine-1-5 quadruples its spread for the last
+    half of test, unlabelled). Each change starts at a uniform random row after the first
+    tenth and lasts to the end, on 1..`max_dims` random dims: a persistent level shift or an
+    added Gaussian noise, of log-uniform size in `magnitude` standard deviations (floored at
+    0.01). A detector tuned on twins without them would be rewarded for firing for ever.
+    """
+    x = np.array(series, dtype=np.float32, copy=True)
+    t_len, d = x.shape
+    sd = np.maximum(x.std(axis=0), 1e-2)  # (D,)
+    for _ in range(count):
+        start = int(rng.integers(t_len // 10, t_len))
+        dims = rng.choice(d, int(rng.integers(1, min(max_dims, d) + 1)), replace=False)
+        size = np.exp(rng.uniform(*np.log(magnitude))) * sd[dims]  # (m,)
+        if rng.random() < 0.5:
+            x[start:, dims] += rng.choice([-1.0, 1.0], dims.size) * size
+        else:
+            x[start:, dims] += rng.normal(0.0, 1.0, (t_len - start, dims.size)) * size
+    return x
+
+
+def synthetic_case(
+    case: LabelledSeries, seed: int, fraction: float = 0.2, regimes: int = 0
+) -> LabelledSeries:
+    """The case's label-free tuning twin: train on the head of train, test on its injected tail.
+
+    `regimes` benign regime changes (`inject_regime_changes`, unlabelled) are added after the
+    anomalies, from their own random stream, so the anomalies do not depend on `regimes`.
+    """
     cut = int(round(case.train.shape[0] * (1 - fraction)))
     test, labels, cause = inject_anomalies(case.train[cut:], np.random.default_rng(seed))
+    if regimes:
+        test = inject_regime_changes(test, np.random.default_rng([seed, 1]), regimes)
     return LabelledSeries(
         name=f"{case.name}-synthetic",
         train=case.train[:cut],
@@ -209,7 +251,8 @@ def run_benchmark(cfg: DictConfig, output_dir: Path) -> dict[str, Any]:
     start = time.perf_counter()
     cases: list[LabelledSeries] = hydra.utils.instantiate(cfg.data.loader)
     if cfg.get("synthetic", False):
-        cases = [synthetic_case(c, int(cfg.seed) + i) for i, c in enumerate(cases)]
+        regimes = int(cfg.get("synthetic_regimes", SYNTHETIC_REGIMES))
+        cases = [synthetic_case(c, int(cfg.seed) + i, regimes=regimes) for i, c in enumerate(cases)]
     per_case = {case.name: evaluate_case(case, cfg.detector) for case in cases}
     payload: dict[str, Any] = {
         "detector": HydraConfig.get().runtime.choices.get("detector")

@@ -126,13 +126,16 @@ class Thresholder:
     `spot` / `dspot` keep updating on the scored stream itself (`pregan.models.
     streaming_threshold`), which follows the train-to-test drift of real traces without any
     label; `pot` / `quantile` fix one threshold from the calibration scores.
-    `threshold` is the threshold in force before the stream starts.
+    `threshold` is the threshold in force before the stream starts. `absorb` / `absorb_share`:
+    DSPOT's alarm budget (`streaming_threshold` module doc); 0 turns it off.
     """
 
     method: str = "spot"
     risk: float = 1e-2
     level: float = 0.98
     depth: int = 100
+    absorb: int = 0
+    absorb_share: float = 0.6
     calib: np.ndarray | None = None
     threshold: float | None = None
 
@@ -161,7 +164,15 @@ class Thresholder:
             if self.method == "spot":
                 return spot(self.calib, scores, self.risk, self.level).flags
             if self.method == "dspot":
-                return dspot(self.calib, scores, self.risk, self.level, self.depth).flags
+                return dspot(
+                    self.calib,
+                    scores,
+                    self.risk,
+                    self.level,
+                    self.depth,
+                    self.absorb,
+                    self.absorb_share,
+                ).flags
         except ThresholdConfigError as err:
             raise SeriesInputError(f"threshold {self.method}: {err}") from err
         return np.asarray(scores) > self.threshold

@@ -124,3 +124,20 @@ def test_synthetic_case_never_touches_the_test_split() -> None:
     np.testing.assert_array_equal(twin.train, train[:4000])
     assert np.isfinite(twin.test).all() and twin.labels is not None and twin.labels.any()
     assert twin.labels_derived and twin.name == "m-synthetic"
+
+
+def test_regime_changes_are_persistent_unlabelled_and_independent_of_anomalies() -> None:
+    from pregan.data.generic import LabelledSeries
+
+    rng = np.random.default_rng(3)
+    clean = rng.normal(0.5, 0.05, (3000, 5)).astype(np.float32)
+    x = _pipeline().inject_regime_changes(clean, np.random.default_rng(4), count=1)
+    moved = (x != clean).any(axis=1)  # (T,)
+    start = int(np.argmax(moved))
+    assert 300 <= start and moved[start:].all() and not moved[:start].any()  # lasts to the end
+    case = LabelledSeries("m", np.tile(clean, (2, 1)), clean, None, None, tuple("abcde"))
+    plain = _pipeline().synthetic_case(case, seed=0)
+    shifted = _pipeline().synthetic_case(case, seed=0, regimes=2)
+    assert plain.labels is not None and shifted.labels is not None
+    np.testing.assert_array_equal(plain.labels, shifted.labels)  # benign: no new labels
+    assert (plain.test != shifted.test).any()

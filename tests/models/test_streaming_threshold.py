@@ -86,6 +86,21 @@ def test_dspot_absorbs_drift_that_spot_keeps_flagging() -> None:
     assert d[15_000:15_050].mean() > 0.8
 
 
+def test_dspot_alarm_budget_bounds_a_noisier_regime_but_flags_an_incident() -> None:
+    rng = np.random.default_rng(7)
+    calib = rng.standard_normal(5_000)
+    stream = rng.standard_normal(20_000)
+    stream[5_000:] *= 6.0  # benign regime change: the score becomes much noisier for good
+    stream[2_000:2_100] += 10.0  # an incident before it, shorter than the budget
+    plain = dspot(calib, stream, risk=1e-2, level=0.98, depth=300).flags
+    budget = dspot(calib, stream, risk=1e-2, level=0.98, depth=300, absorb=300).flags
+    assert plain[15_000:].mean() > 0.9  # without a budget the new regime fires for ever
+    per_window = np.convolve(budget, np.ones(300), "valid")  # alarms in each 300-row window
+    assert per_window.max() <= 0.6 * 300 and budget[15_000:].mean() < 0.7
+    assert budget[2_000:2_100].mean() > 0.9  # an incident shorter than the budget: in full
+    np.testing.assert_array_equal(plain[:5_000], budget[:5_000])
+
+
 def test_bad_parameters() -> None:
     calib = np.random.default_rng(6).standard_normal(1_000)
     with pytest.raises(ThresholdConfigError, match="risk"):
@@ -96,6 +111,8 @@ def test_bad_parameters() -> None:
         spot(calib[:10], calib, risk=0.01, level=0.98)
     with pytest.raises(ThresholdConfigError, match="depth"):
         dspot(calib, calib, risk=0.01, level=0.98, depth=0)
+    with pytest.raises(ThresholdConfigError, match="absorb"):
+        dspot(calib, calib, risk=0.01, level=0.98, depth=10, absorb=-1)
     bad = calib.copy()
     bad[3] = np.nan
     with pytest.raises(ThresholdConfigError, match="NaN"):
