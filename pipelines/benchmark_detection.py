@@ -61,15 +61,16 @@ ANOMALY_KINDS: tuple[str, ...] = ("level_shift", "spikes", "variance_burst")
 def inject_anomalies(
     series: np.ndarray,
     rng: np.random.Generator,
-    length: tuple[int, int] = (3, 300),
+    length: tuple[int, int] = (3, 1500),
     gap: tuple[int, int] = (200, 1500),
     max_dims: int = 8,
     magnitude: tuple[float, float] = (1.0, 8.0),
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Copy of `series` (T, D) with labelled synthetic anomalies: (series, labels, root cause).
 
-    Segments of log-uniform length in `length` rows (minutes to hours of 1-minute data, the
-    span of server incidents), separated by `gap` normal rows, each on 1..`max_dims` random
+    Segments of log-uniform length in `length` rows (minutes to a day of 1-minute data: SMD's
+    labelled incidents run from a few rows to over a thousand, and a twin whose incidents
+    stop at 300 rows cannot judge an alarm budget against long ones), separated by `gap` normal rows, each on 1..`max_dims` random
     dimensions, of one kind from ANOMALY_KINDS, sized log-uniformly in `magnitude` standard
     deviations of the dimension (floored at 0.01, SMD's scale is [0, 1]): a shift of the level,
     spikes on a fifth of the rows, or extra Gaussian noise.
