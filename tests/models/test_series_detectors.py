@@ -169,3 +169,19 @@ def test_percentile_rule_or_shared_threshold() -> None:
     assert shared.thresholder is not None and shared.thresholder.threshold is not None
     assert (f_shared == (s_shared > shared.thresholder.threshold)).all()
     assert f_shared[150:170].all() and f_shared[:140].mean() < 0.05
+
+
+def test_pregan_slow_context_remembers_a_persistent_shift() -> None:
+    """The slow median keeps a long shift visible after the 20-row context has adapted to it."""
+    kwargs = dict(window=5, latent=8, heads=2, epochs=1, batch_size=64, context=20, seed=0)
+    shifted = _series(seed=1, t=300)
+    shifted[200:, 2] += 0.3  # a persistent shift on dim 2, ~4 training spreads
+    late = {}
+    for slow in (0, 400):
+        det = PreganSeriesDetector(slow_context=slow, **kwargs)
+        det.fit(_series())
+        assert det._history is not None and det._history.shape[0] == max(20, slow)
+        late[slow] = det.score(shifted)[2][250:, 2].mean()  # dim 2, after the 20-row context
+    assert late[400] > late[0] + 1.0  # ~ weight 0.5 x 4 spreads more
+    with pytest.raises(ValueError, match="slow_context"):
+        PreganSeriesDetector(slow_context=-1)
