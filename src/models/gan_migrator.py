@@ -22,6 +22,7 @@ optimisation), and online, one update per interval of a live run (`online_update
 
 from __future__ import annotations
 
+import inspect
 import os
 import tempfile
 from collections.abc import Callable, Sequence
@@ -505,6 +506,12 @@ def load_gan(path: Path, n_hosts: int, n_slots: int) -> GanMigratorModule:
             raise GanCheckpointError(
                 f"{path}: checkpoint {field}={hp.get(field)} but the run's config has {field}={want}"
             )
+    known = inspect.signature(GanMigratorModule.__init__).parameters
+    if unknown := sorted(set(hp) - set(known)):
+        raise GanCheckpointError(
+            f"{path}: hyperparameters {unknown} are not GanMigratorModule's (a checkpoint of "
+            "another version of the GAN); retrain it"
+        )
     module = GanMigratorModule(**hp)
     module.load_state_dict(ckpt["state_dict"])
     return module.eval()

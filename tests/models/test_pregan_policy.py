@@ -78,6 +78,15 @@ def test_gan_checkpoint_host_mismatch(tmp_path) -> None:
         load_gan(path, 16, 16)
 
 
+def test_gan_checkpoint_of_another_version_is_refused(tmp_path) -> None:
+    gan = _gan()
+    path = tmp_path / "old.ckpt"
+    hp = {**dict(gan.hparams), "temperature": 1.0}  # a hyperparameter this version dropped
+    torch.save({"hyper_parameters": hp, "state_dict": gan.state_dict()}, path)
+    with pytest.raises(GanCheckpointError, match=r"\['temperature'\].*another version"):
+        load_gan(path, 4, 4)
+
+
 def test_method_rejects_bad_cosim_config(cfg) -> None:
     migrator = cfg.model.migrator.copy()
     migrator.cosim.horizon = 0
