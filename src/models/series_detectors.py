@@ -150,6 +150,18 @@ class Thresholder:
                 f"level={self.level}"
             )
 
+    @property
+    def effective_depth(self) -> int:
+        """DSPOT's local-mean depth, capped at half the calibration scores.
+
+        An entity with a short train split (an MSL or SMAP channel holds a few hundred to a
+        few thousand rows; its held-out fifth may be under `depth`) would otherwise be refused
+        at the first score: the depth that fits the calibration is used instead.
+        """
+        if self.calib is None:
+            raise RuntimeError("threshold: call calibrate before flag")
+        return max(1, min(self.depth, self.calib.size // 2))
+
     def calibrate(self, calib_scores: np.ndarray) -> None:
         """Remember the held-out scores and the threshold they give before any stream."""
         self.calib = np.asarray(calib_scores, dtype=np.float64)
@@ -169,7 +181,7 @@ class Thresholder:
                     scores,
                     self.risk,
                     self.level,
-                    self.depth,
+                    self.effective_depth,
                     self.absorb,
                     self.absorb_share,
                 ).flags

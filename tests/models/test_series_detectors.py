@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import hydra
 import numpy as np
 import pytest
 import torch
+from omegaconf import OmegaConf
 
 from pregan.models.interfaces import SeriesDetector
 from pregan.models.pregan_series_detector import PreganSeriesDetector
@@ -19,6 +23,8 @@ from pregan.models.series_detectors import (
     pot_threshold,
     trailing_mean,
 )
+
+CONF = Path(__file__).resolve().parents[2] / "conf"
 
 
 def _series(seed: int = 0, t: int = 600, d: int = 4) -> np.ndarray:
@@ -157,6 +163,31 @@ def test_thresholder_methods_and_errors() -> None:
         Thresholder().flag(stream)
     with pytest.raises(SeriesInputError, match="risk=0.05, level=0.98"):
         Thresholder("spot", risk=0.05, level=0.98)
+
+
+def test_dspot_depth_fits_a_short_calibration() -> None:
+    """A short train split (100 held-out scores) under depth 300 still flags its fault."""
+    rng = np.random.default_rng(1)
+    stream = rng.standard_normal(1000)
+    stream[500:520] += 10.0
+    th = Thresholder("dspot", risk=1e-2, level=0.98, depth=300)
+    th.calibrate(rng.standard_normal(100))
+    assert th.effective_depth == 50
+    flags = th.flag(stream)
+    assert flags[500:520].all() and flags[:500].mean() < 0.05
+
+
+def test_pregan_detector_runs_on_a_short_train_split() -> None:
+    """Channels of a few hundred rows (MSL, SMAP) fit and score with the shipped defaults."""
+    cfg = OmegaConf.load(CONF / "detector" / "pregan.yaml")
+    cfg.seed, cfg.epochs = 0, 1
+    det = hydra.utils.instantiate(cfg)
+    rng = np.random.default_rng(2)
+    det.fit(rng.random((500, 6)).astype(np.float32))
+    test = rng.random((400, 6)).astype(np.float32)
+    test[200:230, 3] += 3.0
+    scores, flags, dims = det.score(test)
+    assert flags[200:230].any() and dims.shape == (400, 6)
 
 
 def test_percentile_rule_or_shared_threshold() -> None:
