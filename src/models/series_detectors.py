@@ -84,6 +84,25 @@ def context_deviation(
     return (np.abs(x - med) / scale).astype(np.float32)  # (T, D)
 
 
+def causal_spread(x: np.ndarray, history: np.ndarray, window: int) -> np.ndarray:
+    """Robust spread (IQR / 1.349) of the previous `window` rows per point and dimension: (T, D).
+
+    Causal like `context_deviation`: row t sees rows t-window..t-1, the first ones reaching
+    into `history`. Before a tenth of the window is available the spread is 0 (unknown).
+    """
+    past = history[-window:]
+    full = pd.DataFrame(np.concatenate([past, x]).astype(np.float64)).shift(1)  # (P+T, D)
+    roll = full.rolling(window, min_periods=max(2, window // 10))
+    iqr = (roll.quantile(0.75) - roll.quantile(0.25)).to_numpy()[past.shape[0] :] / 1.349
+    return np.nan_to_num(iqr, nan=0.0).astype(np.float32)  # (T, D)
+
+
+def causal_median(x: np.ndarray, window: int) -> np.ndarray:
+    """Median of the previous `window` rows of x (T, D) per point; 0 until a tenth is seen."""
+    roll = pd.DataFrame(x.astype(np.float64)).shift(1).rolling(window, min_periods=max(2, window // 10))
+    return np.nan_to_num(roll.median().to_numpy(), nan=0.0).astype(np.float32)  # (T, D)
+
+
 def pot_threshold(scores: np.ndarray, risk: float = 1e-2, level: float = 0.98) -> float:
     """Peaks-Over-Threshold: the score exceeded with probability `risk` under a GPD tail.
 

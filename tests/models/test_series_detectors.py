@@ -216,3 +216,26 @@ def test_pregan_slow_context_remembers_a_persistent_shift() -> None:
     assert late[400] > late[0] + 1.0  # ~ weight 0.5 x 4 spreads more
     with pytest.raises(ValueError, match="slow_context"):
         PreganSeriesDetector(slow_context=-1)
+
+
+def test_pregan_flat_dims_learn_their_spread_online() -> None:
+    """A dim constant in training that varies for good after it stops dominating the score;
+    a spike on it still stands out. Without `flat_window` it scores ~noise / z_floor for ever."""
+    train = _series(t=800)
+    train[:, 3] = 0.2  # flat in training
+    test = _series(seed=1, t=900)
+    rng = np.random.default_rng(5)
+    test[:, 3] = 0.2 + 0.1 * rng.standard_normal(900)  # varies from the first test row on
+    test[700, 3] += 2.0  # and spikes once
+    kwargs = dict(window=5, latent=8, heads=2, epochs=1, batch_size=64, context=20, seed=0)
+    late = {}
+    for flat_window in (0, 200):
+        det = PreganSeriesDetector(flat_window=flat_window, **kwargs)
+        det.fit(train)
+        dims = det.score(test)[2]
+        late[flat_window] = dims[300:690, 3].mean()
+        if flat_window:
+            assert dims[700:705, 3].max() > 5 * late[flat_window]  # the spike still scores
+    assert late[200] < 0.2 * late[0]
+    with pytest.raises(ValueError, match="flat_window"):
+        PreganSeriesDetector(flat_window=-1)
