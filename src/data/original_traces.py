@@ -1,6 +1,8 @@
 """Reader for the traces shipped with the original PreGAN code (COSCO simulator output).
 
-Format of a trace folder:
+Format of a trace folder (the file names may share a prefix, as in the original's history
+folder: `simulator_<id>_time_series.npy` beside `simulator_<id>_schedule_series.npy`; a folder
+may hold several such traces):
 - `time_series.npy`: float (T, 3H), rows are scheduling intervals, columns are H hosts x
   [cpu, ram, disk] interleaved per host (cpu_0, ram_0, disk_0, cpu_1, ...). CPU in % of host
   capacity, RAM and disk in MB summed over the host's containers.
@@ -66,10 +68,25 @@ def _load_npy(path: Path) -> np.ndarray:
     return arr
 
 
-def load_original_trace(folder: str | Path) -> OriginalTrace:
-    """Read and validate `time_series.npy` and `schedule_series.npy` from `folder`."""
+TIME_SERIES, SCHEDULE_SERIES = "time_series.npy", "schedule_series.npy"
+
+
+def find_traces(root: str | Path) -> list[str]:
+    """File-name prefixes of the traces in `root` ('' for plain `time_series.npy`), sorted."""
+    root = Path(root)
+    prefixes = sorted(p.name[: -len(TIME_SERIES)] for p in root.glob(f"*{TIME_SERIES}"))
+    if not prefixes:
+        raise TraceFormatError(
+            f"{root}: no trace found; expected {TIME_SERIES} and {SCHEDULE_SERIES}, or the two "
+            f"with a common prefix (e.g. simulator_<id>_{TIME_SERIES})"
+        )
+    return prefixes
+
+
+def load_original_trace(folder: str | Path, prefix: str = "") -> OriginalTrace:
+    """Read and validate `<prefix>time_series.npy` and `<prefix>schedule_series.npy`."""
     folder = Path(folder)
-    ts_path, sched_path = folder / "time_series.npy", folder / "schedule_series.npy"
+    ts_path, sched_path = folder / f"{prefix}{TIME_SERIES}", folder / f"{prefix}{SCHEDULE_SERIES}"
     ts = _load_npy(ts_path)
     if ts.ndim != 2 or ts.shape[1] % 3 or ts.shape[1] == 0:
         raise TraceFormatError(f"{ts_path}: expected shape (T, 3H), got {ts.shape}")
@@ -101,28 +118,34 @@ def percentile_labels(metrics: np.ndarray, percentile: float = 98.0) -> DerivedL
 def load_cases(
     root: str, train_fraction: float = 0.5, percentile: float = 98.0
 ) -> list[LabelledSeries]:
-    """The benchmark's entry (`conf/data/original.yaml`): one case per host.
+    """The benchmark's entry (`conf/data/original.yaml`): one case per host of every trace.
 
     The first `train_fraction` of intervals (after the all-zero row 0) is train, the rest
-    test, labelled by the DERIVED percentile rule computed on the test part alone.
+    test, labelled by the DERIVED percentile rule computed on the test part alone. Cases are
+    named `host-<h>`, prefixed by the trace's file prefix when the folder's names carry one.
     """
-    trace = load_original_trace(root)
-    m = trace.metrics[1:]  # (T-1, H, 3): row 0 is the simulator's all-zero start
-    cut = int(round(m.shape[0] * train_fraction))
-    if not 0 < cut < m.shape[0]:
-        raise TraceFormatError(
-            f"train_fraction: {train_fraction} leaves an empty split of {m.shape[0]} rows"
-        )
-    labels = percentile_labels(m[cut:], percentile)
-    return [
-        LabelledSeries(
-            name=f"host-{h}",
-            train=m[:cut, h],
-            test=m[cut:, h],
-            labels=labels.faulty[:, h],
-            root_cause=labels.root_cause[:, h],
-            dim_names=ORIGINAL_RESOURCES,
-            labels_derived=True,
-        )
-        for h in range(m.shape[1])
-    ]
+    cases: list[LabelledSeries] = []
+    for prefix in find_traces(root):
+        trace = load_original_trace(root, prefix)
+        m = trace.metrics[1:]  # (T-1, H, 3): row 0 is the simulator's all-zero start
+        cut = int(round(m.shape[0] * train_fraction))
+        if not 0 < cut < m.shape[0]:
+            raise TraceFormatError(
+                f"{trace.source / (prefix + TIME_SERIES)}: train_fraction {train_fraction} "
+                f"leaves an empty split of {m.shape[0]} rows"
+            )
+        labels = percentile_labels(m[cut:], percentile)
+        tag = prefix.rstrip("_-.")
+        cases += [
+            LabelledSeries(
+                name=f"{tag}/host-{h}" if tag else f"host-{h}",
+                train=m[:cut, h],
+                test=m[cut:, h],
+                labels=labels.faulty[:, h],
+                root_cause=labels.root_cause[:, h],
+                dim_names=ORIGINAL_RESOURCES,
+                labels_derived=True,
+            )
+            for h in range(m.shape[1])
+        ]
+    return cases

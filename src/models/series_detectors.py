@@ -134,6 +134,12 @@ def choose_threshold(scores: np.ndarray, method: str, risk: float, level: float)
     raise SeriesInputError(f"threshold method: expected 'pot' or 'quantile', got {method!r}")
 
 
+MIN_TAIL_POINTS = 5
+"""Calibration scores that must lie above the tail's starting quantile (`effective_level`)."""
+
+MIN_CALIBRATION = 10
+"""Fewest held-out scores a threshold is set from: under it, the error asks for more data."""
+
 THRESHOLD_METHODS: tuple[str, ...] = ("spot", "dspot", "pot", "quantile")
 """Streaming (SPOT, DSPOT: adapt on the unlabelled test stream) or static (POT, quantile)."""
 
@@ -171,7 +177,7 @@ class Thresholder:
 
     @property
     def effective_depth(self) -> int:
-        """DSPOT's local-mean depth, capped at half the calibration scores.
+        """DSPOT's local-mean depth, capped at a quarter of the calibration scores.
 
         An entity with a short train split (an MSL or SMAP channel holds a few hundred to a
         few thousand rows; its held-out fifth may be under `depth`) would otherwise be refused
@@ -179,13 +185,34 @@ class Thresholder:
         """
         if self.calib is None:
             raise RuntimeError("threshold: call calibrate before flag")
-        return max(1, min(self.depth, self.calib.size // 2))
+        return max(1, min(self.depth, self.calib.size // 4))
+
+    @property
+    def effective_level(self) -> float:
+        """The tail's starting quantile, lowered so that MIN_TAIL_POINTS scores lie above it.
+
+        The original's traces hold ~100 intervals per host, so a fifth held out gives a few
+        dozen calibration scores: at `level` 0.98 not one lies above the quantile and no tail
+        can start. With n scores in the fit (DSPOT: those after its local-mean depth) the level
+        is at most 1 - MIN_TAIL_POINTS / n; SMD's thousands of held-out rows keep `level`.
+        """
+        if self.calib is None:
+            raise RuntimeError("threshold: call calibrate before flag")
+        n = self.calib.size - (self.effective_depth if self.method == "dspot" else 0)
+        return min(self.level, 1.0 - MIN_TAIL_POINTS / n)
 
     def calibrate(self, calib_scores: np.ndarray) -> None:
         """Remember the held-out scores and the threshold they give before any stream."""
-        self.calib = np.asarray(calib_scores, dtype=np.float64)
+        calib = np.asarray(calib_scores, dtype=np.float64).ravel()
+        if calib.size < MIN_CALIBRATION:
+            raise SeriesInputError(
+                f"threshold: {calib.size} held-out scores are too few to set a threshold "
+                f"(need >= {MIN_CALIBRATION}); give the detector a longer train split or a "
+                "larger calib_fraction"
+            )
+        self.calib = calib
         static = "quantile" if self.method == "quantile" else "pot"
-        self.threshold = choose_threshold(self.calib, static, self.risk, self.level)
+        self.threshold = choose_threshold(self.calib, static, self.risk, self.effective_level)
 
     def flag(self, scores: np.ndarray) -> np.ndarray:
         """Flags (T,) of a score stream, in time order."""
@@ -193,13 +220,13 @@ class Thresholder:
             raise RuntimeError("threshold: call calibrate before flag")
         try:
             if self.method == "spot":
-                return spot(self.calib, scores, self.risk, self.level).flags
+                return spot(self.calib, scores, self.risk, self.effective_level).flags
             if self.method == "dspot":
                 return dspot(
                     self.calib,
                     scores,
                     self.risk,
-                    self.level,
+                    self.effective_level,
                     self.effective_depth,
                     self.absorb,
                     self.absorb_share,

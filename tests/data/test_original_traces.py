@@ -14,12 +14,12 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED_TRACE = REPO_ROOT.parent / "shared" / "data" / "pregan-traces" / "simulator"
 
 
-def _write(folder: Path, t: int = 5, h: int = 2, c: int = 2) -> np.ndarray:
+def _write(folder: Path, t: int = 5, h: int = 2, c: int = 2, prefix: str = "") -> np.ndarray:
     ts = np.arange(t * 3 * h, dtype=np.float64).reshape(t, 3 * h)
     sched = np.zeros((t, c, h))
     sched[:, :, 0] = 1
-    np.save(folder / "time_series.npy", ts)
-    np.save(folder / "schedule_series.npy", sched)
+    np.save(folder / f"{prefix}time_series.npy", ts)
+    np.save(folder / f"{prefix}schedule_series.npy", sched)
     return ts
 
 
@@ -66,6 +66,24 @@ def test_nan_row(tmp_path: Path) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(TraceFormatError, match="time_series.npy: file missing"):
         load_original_trace(tmp_path)
+
+
+def test_prefixed_traces_each_give_their_hosts(tmp_path: Path) -> None:
+    """The original's history folder names its files simulator_<id>_time_series.npy."""
+    _write(tmp_path, t=9, h=2, prefix="simulator_aaa_")
+    _write(tmp_path, t=9, h=3, prefix="simulator_bbb_")
+    names = [c.name for c in load_cases(str(tmp_path))]
+    assert names == [f"simulator_aaa/host-{h}" for h in range(2)] + [
+        f"simulator_bbb/host-{h}" for h in range(3)
+    ]
+    (tmp_path / "simulator_bbb_schedule_series.npy").unlink()
+    with pytest.raises(TraceFormatError, match="simulator_bbb_schedule_series.npy: file missing"):
+        load_cases(str(tmp_path))
+
+
+def test_folder_without_trace(tmp_path: Path) -> None:
+    with pytest.raises(TraceFormatError, match="no trace found; expected time_series.npy"):
+        load_cases(str(tmp_path))
 
 
 def test_shared_trace_cases() -> None:

@@ -172,9 +172,24 @@ def test_dspot_depth_fits_a_short_calibration() -> None:
     stream[500:520] += 10.0
     th = Thresholder("dspot", risk=1e-2, level=0.98, depth=300)
     th.calibrate(rng.standard_normal(100))
-    assert th.effective_depth == 50
+    assert th.effective_depth == 25
     flags = th.flag(stream)
     assert flags[500:520].all() and flags[:500].mean() < 0.05
+
+
+@pytest.mark.parametrize("method", THRESHOLD_METHODS)
+def test_thresholds_start_from_a_few_dozen_scores(method: str) -> None:
+    """~100 intervals per host (the original's traces): the tail starts low enough to fit."""
+    rng = np.random.default_rng(3)
+    stream = rng.standard_normal(60)
+    stream[40:44] += 12.0
+    th = Thresholder(method, risk=1e-2, level=0.98, depth=300)
+    th.calibrate(rng.standard_normal(20))
+    assert th.effective_level < 0.98
+    flags = th.flag(stream)
+    assert flags[40:44].all() and flags[:40].mean() < 0.2
+    with pytest.raises(SeriesInputError, match="9 held-out scores are too few"):
+        th.calibrate(np.zeros(9))
 
 
 def test_pregan_detector_runs_on_a_short_train_split() -> None:
