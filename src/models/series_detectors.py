@@ -99,7 +99,11 @@ def causal_spread(x: np.ndarray, history: np.ndarray, window: int) -> np.ndarray
 
 def causal_median(x: np.ndarray, window: int) -> np.ndarray:
     """Median of the previous `window` rows of x (T, D) per point; 0 until a tenth is seen."""
-    roll = pd.DataFrame(x.astype(np.float64)).shift(1).rolling(window, min_periods=max(2, window // 10))
+    roll = (
+        pd.DataFrame(x.astype(np.float64))
+        .shift(1)
+        .rolling(window, min_periods=max(2, window // 10))
+    )
     return np.nan_to_num(roll.median().to_numpy(), nan=0.0).astype(np.float32)  # (T, D)
 
 
