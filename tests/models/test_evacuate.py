@@ -3,30 +3,16 @@ leaves an unflagged one; the method's config composes and refuses a missing clas
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
-from hydra import compose, initialize_config_dir
 
 from pregan.models.evacuate import EvacuateMethod, EvacuatePolicy
 from pregan.models.gan_migrator import UtilisationFlagger
 
-CONF = Path(__file__).resolve().parents[2] / "conf"
-
 
 @pytest.fixture(scope="module")
-def cfg():
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose(
-            config_name="train",
-            overrides=[
-                "model=evacuate",
-                "simulation.n_hosts=4",
-                "simulation.n_intervals=8",
-                "+faults.scripted=[{host: 0, kind: cpu_overload, onset: 2, duration: 5, intensity: 0.95}]",
-            ],
-        )
+def cfg(tiny_faulty_cfg):
+    return tiny_faulty_cfg("model=evacuate")
 
 
 def test_flagged_hosts_are_emptied_and_others_kept(cfg) -> None:

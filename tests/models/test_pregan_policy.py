@@ -3,12 +3,9 @@ GAN built for another cluster size is refused."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 
 from pregan.models.cosim_scoring import CosimConfigError
 from pregan.models.gan_migrator import (
@@ -19,20 +16,10 @@ from pregan.models.gan_migrator import (
 )
 from pregan.models.pregan import PreGANMethod, PreGANPolicy
 
-CONF = Path(__file__).resolve().parents[2] / "conf"
-
 
 @pytest.fixture(scope="module")
-def cfg():
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose(
-            config_name="train",
-            overrides=[
-                "simulation.n_hosts=4",
-                "simulation.n_intervals=8",
-                "+faults.scripted=[{host: 0, kind: cpu_overload, onset: 2, duration: 5, intensity: 0.95}]",
-            ],
-        )
+def cfg(tiny_faulty_cfg):
+    return tiny_faulty_cfg()
 
 
 def _gan(n_hosts: int = 4) -> GanMigratorModule:
