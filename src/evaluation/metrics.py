@@ -149,6 +149,44 @@ def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float | None:
     return float(roc_auc_score(lab, sc))
 
 
+def best_threshold_f1(
+    labels: np.ndarray, scores: np.ndarray, groups: np.ndarray | None = None
+) -> dict[str, float | None]:
+    """Test-label ORACLE: the highest point-wise and point-adjusted F1 of any static threshold.
+
+    The ceiling of a score under one fixed threshold, never a result: the threshold is chosen
+    on the labels being scored (a streaming threshold, which moves, may still pass it). Much of the literature reports SMD figures this way ("best F1"), so it is what
+    makes a score comparable with them, and the gap to the label-free F1 shows how much a
+    detector loses to its threshold rather than to its score. Flags are `scores >= s` for
+    every distinct score s (exact, O(N log N)): a labelled run counts as detected, for the
+    adjusted F1, once its highest score passes s. Keys `f1_best`, `f1_pa_best`; None when
+    no point or every point is labelled.
+    """
+    lab = _as_bool("labels", labels)
+    sc = np.asarray(scores, dtype=np.float64)
+    _check_points(lab, sc, "scores")
+    if not np.isfinite(sc).all():
+        raise MetricInputError("scores: contains NaN or infinite values")
+    if lab.all() or not lab.any():
+        return {"f1_best": None, "f1_pa_best": None}
+    cand = np.unique(sc)  # (K,) ascending; flags = scores >= cand[k]
+    n_pos = int(lab.sum())
+
+    def at_least(values: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+        """(K,) count (or weight) of `values` >= each candidate."""
+        order = np.argsort(values, kind="stable")
+        w = np.ones(values.size) if weights is None else weights[order].astype(np.float64)
+        tail = np.concatenate([np.cumsum(w[::-1])[::-1], [0.0]])  # (n+1,) weight from i on
+        return tail[np.searchsorted(values[order], cand, side="left")]
+
+    fp = at_least(sc[~lab])  # (K,)
+    runs = label_runs(lab, groups)  # (R, 2)
+    run_max = np.array([sc[a:b].max() for a, b in runs])  # (R,)
+    tps = {"f1_best": at_least(sc[lab]), "f1_pa_best": at_least(run_max, runs[:, 1] - runs[:, 0])}
+    # F1 = 2 TP / (2 TP + FP + FN) with FN = n_pos - TP.
+    return {k: float(np.max(2 * tp / (tp + fp + n_pos))) for k, tp in tps.items()}
+
+
 def rank_dimensions(dim_scores: np.ndarray) -> np.ndarray:
     """Dimension indices per row, highest score first; ties go to the lower dimension index.
 

@@ -10,6 +10,7 @@ import pytest
 from pregan.evaluation.metrics import (
     MetricInputError,
     all_detection_metrics,
+    best_threshold_f1,
     classification_accuracy,
     detection_metrics,
     diagnosis_metrics,
@@ -60,6 +61,35 @@ def test_all_positives() -> None:
     assert m["precision"] == 1.0 and m["recall"] == 0.25
     assert m["f1_pa"] == 1.0
     assert m["roc_auc"] is None
+
+
+def test_best_threshold_f1_hand_case() -> None:
+    labels = np.array([0, 1, 1, 1, 0, 0, 1, 1, 0, 0])
+    scores = np.array([0.1, 0.2, 0.9, 0.3, 0.1, 0.5, 0.4, 0.4, 0.0, 0.2])
+    m = best_threshold_f1(labels, scores)
+    # point-wise: flags >= 0.4 give TP=3, FP=1, FN=2 -> 6/9; flags >= 0.2 give TP=5, FP=2 -> 10/12
+    assert m["f1_best"] == pytest.approx(10 / 12)
+    # adjusted: flags >= 0.4 detect both runs (TP=5) with FP=1 -> 10/11
+    assert m["f1_pa_best"] == pytest.approx(10 / 11)
+    assert best_threshold_f1(np.zeros(4, dtype=bool), np.arange(4.0))["f1_best"] is None
+
+
+def test_best_threshold_f1_matches_brute_force() -> None:
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        n = int(rng.integers(5, 60))
+        labels = rng.random(n) < 0.3
+        labels[0], labels[-1] = True, False  # both classes present
+        scores = rng.integers(0, 8, n).astype(float)  # ties on purpose
+        groups = np.repeat([0, 1], [n // 2, n - n // 2])  # runs never join across groups
+        best = best_threshold_f1(labels, scores, groups)
+        cuts = np.unique(scores)
+        assert best["f1_best"] == pytest.approx(
+            max(detection_metrics(labels, scores >= c)["f1"] for c in cuts)
+        )
+        assert best["f1_pa_best"] == pytest.approx(
+            max(point_adjusted_f1(labels, scores >= c, groups) for c in cuts)
+        )
 
 
 def test_roc_auc_hand_case_and_nan() -> None:
