@@ -137,13 +137,19 @@ def point_adjusted_f1(
     return detection_metrics(labels, point_adjust(labels, flags, groups))["f1"]
 
 
-def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float | None:
-    """ROC-AUC of the scores; None when only one class is present (AUC is undefined then)."""
+def _labels_and_scores(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(labels (N,) bool, scores (N,) float64), checked for shape and finiteness."""
     lab = _as_bool("labels", labels)
     sc = np.asarray(scores, dtype=np.float64)
     _check_points(lab, sc, "scores")
     if not np.isfinite(sc).all():
         raise MetricInputError("scores: contains NaN or infinite values")
+    return lab, sc
+
+
+def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float | None:
+    """ROC-AUC of the scores; None when only one class is present (AUC is undefined then)."""
+    lab, sc = _labels_and_scores(labels, scores)
     if lab.all() or not lab.any():
         return None
     return float(roc_auc_score(lab, sc))
@@ -155,18 +161,15 @@ def best_threshold_f1(
     """Test-label ORACLE: the highest point-wise and point-adjusted F1 of any static threshold.
 
     The ceiling of a score under one fixed threshold, never a result: the threshold is chosen
-    on the labels being scored (a streaming threshold, which moves, may still pass it). Much of the literature reports SMD figures this way ("best F1"), so it is what
-    makes a score comparable with them, and the gap to the label-free F1 shows how much a
-    detector loses to its threshold rather than to its score. Flags are `scores >= s` for
+    on the labels being scored (a streaming threshold, which moves, may still pass it). Much
+    of the literature reports SMD figures this way ("best F1"), so it is what makes a score
+    comparable with them, and the gap to the label-free F1 shows how much a detector loses to
+    its threshold rather than to its score. Flags are `scores >= s` for
     every distinct score s (exact, O(N log N)): a labelled run counts as detected, for the
     adjusted F1, once its highest score passes s. Keys `f1_best`, `f1_pa_best`; None when
     no point or every point is labelled.
     """
-    lab = _as_bool("labels", labels)
-    sc = np.asarray(scores, dtype=np.float64)
-    _check_points(lab, sc, "scores")
-    if not np.isfinite(sc).all():
-        raise MetricInputError("scores: contains NaN or infinite values")
+    lab, sc = _labels_and_scores(labels, scores)
     if lab.all() or not lab.any():
         return {"f1_best": None, "f1_pa_best": None}
     cand = np.unique(sc)  # (K,) ascending; flags = scores >= cand[k]
