@@ -9,8 +9,9 @@ test split, and computes the shared metrics (`pregan.evaluation.metrics`). `metr
 run is logged to MLflow (params, metrics, metrics.json and the resolved config).
 
 `f1_best` / `f1_pa_best` are a test-label ORACLE (the best static threshold chosen on the
-test labels): the ceiling of each score under one fixed threshold, and the figure much of the literature reports. They are
-never the detector's result, which is `f1` / `f1_pa` from its label-free threshold.
+test labels): the ceiling of each score under one fixed threshold, and the figure much of the
+literature reports. They are never the detector's result, which is `f1` / `f1_pa` from its
+label-free threshold.
 
 `synthetic=true` replaces every case by its label-free tuning twin
 (`pregan.data.synthetic_anomalies.synthetic_case`): the detector trains on the first 80 % of

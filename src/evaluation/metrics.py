@@ -164,10 +164,10 @@ def best_threshold_f1(
     on the labels being scored (a streaming threshold, which moves, may still pass it). Much
     of the literature reports SMD figures this way ("best F1"), so it is what makes a score
     comparable with them, and the gap to the label-free F1 shows how much a detector loses to
-    its threshold rather than to its score. Flags are `scores >= s` for
-    every distinct score s (exact, O(N log N)): a labelled run counts as detected, for the
-    adjusted F1, once its highest score passes s. Keys `f1_best`, `f1_pa_best`; None when
-    no point or every point is labelled.
+    its threshold rather than to its score. Flags are `scores >= s` for every distinct score s
+    (exact, O(N log N)): a labelled run counts as detected, for the adjusted F1, once its
+    highest score passes s. Keys `f1_best`, `f1_pa_best`; None when no point or every point
+    is labelled.
     """
     lab, sc = _labels_and_scores(labels, scores)
     if lab.all() or not lab.any():
