@@ -15,6 +15,7 @@ from pregan.models.pregan_series_detector import PreganSeriesDetector
 from pregan.models.series_detectors import (
     THRESHOLD_METHODS,
     IsolationForestDetector,
+    PcaResidualDetector,
     PercentileRuleDetector,
     RobustZScoreDetector,
     SeriesInputError,
@@ -46,6 +47,7 @@ def _faulty_test() -> np.ndarray:
     [
         RobustZScoreDetector(),
         IsolationForestDetector(n_estimators=50, seed=0),
+        PcaResidualDetector(),
         PercentileRuleDetector(),
         PreganSeriesDetector(window=5, latent=8, heads=2, epochs=2, batch_size=64, seed=0),
     ],
@@ -62,7 +64,11 @@ def test_detector_flags_fault_and_ranks_its_dimension(detector: SeriesDetector) 
 
 
 def test_learned_thresholds_rarely_flag_normal_data() -> None:
-    for det in (RobustZScoreDetector(), IsolationForestDetector(n_estimators=50)):
+    for det in (
+        RobustZScoreDetector(),
+        IsolationForestDetector(n_estimators=50),
+        PcaResidualDetector(),
+    ):
         det.fit(_series())
         _, flags, _ = det.score(_series(seed=2, t=300))
         assert flags.mean() < 0.05, det.name
@@ -254,3 +260,26 @@ def test_pregan_flat_dims_learn_their_spread_online() -> None:
     assert late[200] < 0.2 * late[0]
     with pytest.raises(ValueError, match="flat_window"):
         PreganSeriesDetector(flat_window=-1)
+
+
+def test_pca_residual_sees_a_broken_correlation_within_range() -> None:
+    """Two dims that move together; in test one holds still while the other moves on, every
+    value inside its training range: a per-dimension z sees little, the PCA residual sees it."""
+    rng = np.random.default_rng(0)
+    t = np.linspace(0, 40 * np.pi, 3000)
+    base = np.sin(t)[:, None]
+    train = np.hstack([base, base, 0.01 * rng.standard_normal((3000, 1))])
+    train[:, :2] += 0.01 * rng.standard_normal((3000, 2))
+    test = train[:400].copy()
+    test[200:260, 1] = test[199, 1]  # dim 1 stops following dim 0
+    pca, robust = PcaResidualDetector(), RobustZScoreDetector()
+    for det in (pca, robust):
+        det.fit(train.astype(np.float32))
+    p_scores, p_flags, p_dim = pca.score(test.astype(np.float32))
+    r_scores, _, _ = robust.score(test.astype(np.float32))
+    assert p_flags[210:260].all()
+    assert set(np.argmax(p_dim[210:260], axis=1).tolist()) <= {0, 1}  # the pair, not the noise
+    rise = lambda s: s[210:260].mean() / s[:190].mean()  # noqa: E731
+    assert rise(p_scores) > 3 * rise(r_scores)
+    with pytest.raises(SeriesInputError, match="variance"):
+        PcaResidualDetector(variance=1.0)
