@@ -5,7 +5,9 @@ network (one window per step, float64), measured on this machine with the same m
 
     python benchmarks/bench_classifier.py                 # 16 and 200 hosts, 1 thread
     python benchmarks/bench_classifier.py --hosts 16 --threads 2
-    python benchmarks/bench_classifier.py --features value containers   # with the placement
+    python benchmarks/bench_classifier.py --features value   # the metrics window alone
+
+The input features default to the shipped classifier's (conf/classifier/fpe.yaml).
 
 Each host count runs in a fresh subprocess so that its peak resident memory is its own.
 """
@@ -19,11 +21,15 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
+from omegaconf import OmegaConf
 
 from pregan.models.fault_classifier import FaultClassifierModule
+
+SHIPPED = Path(__file__).resolve().parents[1] / "conf" / "classifier" / "fpe.yaml"
 
 
 def _train_rate(model: FaultClassifierModule, batch: tuple[torch.Tensor, ...], steps: int) -> float:
@@ -32,7 +38,7 @@ def _train_rate(model: FaultClassifierModule, batch: tuple[torch.Tensor, ...], s
     model.train()
 
     def step() -> None:
-        out = model(batch[0], batch[4])
+        out = model(batch[0], batch[4], batch[5])
         loss = model._losses(out, *batch[1:4])["loss"]
         opt.zero_grad()
         loss.backward()
@@ -70,24 +76,31 @@ def measure(
         torch.nn.functional.one_hot((cls - 1).clamp_min(0), 5)[..., :4].float() * faulty[..., None]
     )  # (B, H, D)
     cnt = torch.randint(0, 3, (batch_size, 3, n_hosts), generator=gen).float()  # (B, W, H)
-    batch = (x, faulty, cls, rc, cnt)
+    dem = torch.rand(batch_size, 3, n_hosts, generator=gen)  # (B, W, H) requested CPU share
+    batch = (x, faulty, cls, rc, cnt, dem)
 
     result = {"hosts": n_hosts, "batch_size": batch_size, "features": "+".join(features)}
     result["train_windows_per_s"] = _train_rate(model, batch, steps)
     window = rng.random((3, n_hosts, 4), dtype=np.float32)  # (W, H, D)
     containers = cnt[0].numpy() if model.uses_containers else None  # (W, H)
-    result["decision_ms"] = _latency_ms(lambda: model.predict_window(window, containers), 100)
+    demand = dem[0].numpy() if model.uses_demand else None  # (W, H)
+    result["decision_ms"] = _latency_ms(
+        lambda: model.predict_window(window, containers, demand), 100
+    )
 
     # The original's regime: the same network in float64, one window per optimiser step.
     ref = FaultClassifierModule(n_hosts, 4, input_features=features).double()
     ref.set_data_stats(np.full(4, 0.3, np.float32), np.full(4, 0.2, np.float32), 0.2)
-    ref_batch = (batch[0][:1].double(), faulty[:1], cls[:1], rc[:1].double(), cnt[:1].double())
+    ref_batch = tuple(
+        t[:1].double() if t.is_floating_point() else t[:1] for t in batch
+    )  # one window, float64
     result["ref_f64_bs1_train_windows_per_s"] = _train_rate(ref, ref_batch, ref_steps)
     with torch.inference_mode():
         ref.eval()
         xr = torch.from_numpy(window[None]).double()
-        cr = cnt[:1].double()
-        result["ref_f64_decision_ms"] = _latency_ms(lambda: ref(xr, cr), 100)
+        result["ref_f64_decision_ms"] = _latency_ms(
+            lambda: ref(xr, ref_batch[4], ref_batch[5]), 100
+        )
     result["train_speedup"] = (
         result["train_windows_per_s"] / result["ref_f64_bs1_train_windows_per_s"]
     )
@@ -105,7 +118,10 @@ def main() -> None:
     parser.add_argument("--ref-steps", type=int, default=100)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument(
-        "--features", nargs="+", default=["value"], help="the classifier's input_features"
+        "--features",
+        nargs="+",
+        default=list(OmegaConf.load(SHIPPED).input_features),
+        help="the classifier's input_features (default: the shipped conf/classifier/fpe.yaml)",
     )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -445,9 +445,9 @@ class PcaResidualDetector:
         head, tail = split_calibration(x, self.calib_fraction)
         self._mean = head.mean(axis=0)
         self._scale = np.maximum(head.std(axis=0), self.scale_floor).astype(np.float32)
-        self._pca = PCA(
-            n_components=self.variance, svd_solver="full", random_state=self.seed
-        ).fit((head - self._mean) / self._scale)
+        self._pca = PCA(n_components=self.variance, svd_solver="full", random_state=self.seed).fit(
+            (head - self._mean) / self._scale
+        )
         kept = self._pca.components_  # (K, D), orthonormal rows
         residual_diag = 1.0 - np.sum(kept**2, axis=0)  # (D,) diagonal of I - P P^T
         # A dimension the subspace explains fully has no residual of its own to attribute.
