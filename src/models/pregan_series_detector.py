@@ -56,7 +56,7 @@ import torch
 from torch import nn
 
 from pregan.models.series_detectors import (
-    Thresholder,
+    CalibratedDetector,
     causal_median,
     causal_spread,
     check_series,
@@ -107,7 +107,7 @@ def _windows(x: torch.Tensor, window: int) -> tuple[torch.Tensor, torch.Tensor]:
     return past, x[window:]
 
 
-class PreganSeriesDetector:
+class PreganSeriesDetector(CalibratedDetector):
     """Forecasting detector around PreGAN's FPE encoder; float32, batched, seeded."""
 
     name = "pregan"
@@ -158,8 +158,8 @@ class PreganSeriesDetector:
                 f"{slow_context} / {slow_weight}"
             )
         self.slow_context, self.slow_weight = slow_context, slow_weight
-        self.calib_fraction, self.seed = calib_fraction, seed
-        self.thresholder = Thresholder(threshold, risk, level, depth, absorb, absorb_share)
+        super().__init__(calib_fraction, threshold, risk, level, depth, absorb, absorb_share)
+        self.seed = seed
         self.encoder_factory = encoder_factory or _fpe_encoder
         self._model: _Forecaster | None = None
         self._err_scale: np.ndarray | None = None  # (D,) typical held-out error per dimension
@@ -167,11 +167,6 @@ class PreganSeriesDetector:
         self._flat: np.ndarray | None = None  # (D,) bool: spread under z_floor in training
         self._history: np.ndarray | None = None  # (context, D) last training rows
         self.train_losses: list[float] = []  # mean training MSE per epoch
-
-    @property
-    def threshold(self) -> float | None:
-        """The threshold in force before the test stream (streaming methods then adapt it)."""
-        return self.thresholder.threshold
 
     @torch.no_grad()
     def _errors(self, series: np.ndarray, history: np.ndarray) -> np.ndarray:

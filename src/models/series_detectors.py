@@ -275,7 +275,34 @@ class RobustScale:
         return np.minimum(np.abs(x - self.median) / self.scale, clip)  # (T, D)
 
 
-class RobustZScoreDetector:
+class CalibratedDetector:
+    """Base of the detectors whose shared `Thresholder` is calibrated on the held-out tail.
+
+    `fit` holds out the last `calib_fraction` of train (`split_calibration`) and calibrates
+    `thresholder` on its scores; `threshold` is the value in force before the test stream
+    (the streaming methods then adapt it).
+    """
+
+    def __init__(
+        self,
+        calib_fraction: float,
+        threshold: str,
+        risk: float,
+        level: float,
+        depth: int,
+        absorb: int = 0,
+        absorb_share: float = 0.6,
+    ) -> None:
+        self.calib_fraction = calib_fraction
+        self.thresholder = Thresholder(threshold, risk, level, depth, absorb, absorb_share)
+
+    @property
+    def threshold(self) -> float | None:
+        """The threshold in force before the test stream (streaming methods then adapt it)."""
+        return self.thresholder.threshold
+
+
+class RobustZScoreDetector(CalibratedDetector):
     """Per-dimension robust z-score (median/MAD from train); score = RMS of the clipped z."""
 
     name = "robust_z"
@@ -292,14 +319,8 @@ class RobustZScoreDetector:
         depth: int = 100,
     ) -> None:
         self.smooth, self.clip, self.scale_floor = smooth, clip, scale_floor
-        self.calib_fraction = calib_fraction
-        self.thresholder = Thresholder(threshold, risk, level, depth)
+        super().__init__(calib_fraction, threshold, risk, level, depth)
         self._scale: RobustScale | None = None
-
-    @property
-    def threshold(self) -> float | None:
-        """The threshold in force before the test stream (streaming methods then adapt it)."""
-        return self.thresholder.threshold
 
     def _score(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         assert self._scale is not None
@@ -320,7 +341,7 @@ class RobustZScoreDetector:
         return scores, self.thresholder.flag(scores), dim
 
 
-class IsolationForestDetector:
+class IsolationForestDetector(CalibratedDetector):
     """scikit-learn's Isolation Forest on each row; dim_scores from the robust z-score.
 
     An Isolation Forest has no per-dimension attribution, so diagnosis uses the robust
@@ -347,15 +368,9 @@ class IsolationForestDetector:
             smooth,
             seed,
         )
-        self.calib_fraction = calib_fraction
-        self.thresholder = Thresholder(threshold, risk, level, depth)
+        super().__init__(calib_fraction, threshold, risk, level, depth)
         self._forest: IsolationForest | None = None
         self._scale: RobustScale | None = None
-
-    @property
-    def threshold(self) -> float | None:
-        """The threshold in force before the test stream (streaming methods then adapt it)."""
-        return self.thresholder.threshold
 
     def _score(self, x: np.ndarray) -> np.ndarray:
         assert self._forest is not None
@@ -381,7 +396,7 @@ class IsolationForestDetector:
         return scores, self.thresholder.flag(scores), dim
 
 
-class PcaResidualDetector:
+class PcaResidualDetector(CalibratedDetector):
     """Reconstruction error of a PCA fitted on normal rows (scikit-learn); a linear baseline.
 
     Sarfraz et al. (ICML 2024, "Quo vadis, unsupervised time series anomaly detection?") find
@@ -419,17 +434,11 @@ class PcaResidualDetector:
             scale_floor,
             seed,
         )
-        self.calib_fraction = calib_fraction
-        self.thresholder = Thresholder(threshold, risk, level, depth)
+        super().__init__(calib_fraction, threshold, risk, level, depth)
         self._pca: PCA | None = None
         self._mean: np.ndarray | None = None  # (D,)
         self._scale: np.ndarray | None = None  # (D,)
         self._contribution_scale: np.ndarray | None = None  # (D,) sqrt(C_ii), floored
-
-    @property
-    def threshold(self) -> float | None:
-        """The threshold in force before the test stream (streaming methods then adapt it)."""
-        return self.thresholder.threshold
 
     def _score(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         assert self._pca is not None and self._mean is not None and self._scale is not None
