@@ -278,10 +278,16 @@ class RobustScale:
 class CalibratedDetector:
     """Base of the detectors whose shared `Thresholder` is calibrated on the held-out tail.
 
-    `fit` holds out the last `calib_fraction` of train (`split_calibration`) and calibrates
-    `thresholder` on its scores; `threshold` is the value in force before the test stream
-    (the streaming methods then adapt it).
+    The recipe of the module doc: `fit` holds out the last `calib_fraction` of train
+    (`split_calibration`), fits the scorer on the head (`_fit_head`) and calibrates
+    `thresholder` on the tail's scores; `score` checks the series, scores it (`_score`, which
+    returns (scores (T,), dim_scores (T, D))) and flags it. `threshold` is the value in force
+    before the test stream (the streaming methods then adapt it). A detector that needs more
+    (PreGAN's forecaster reads the rows before each window) overrides `fit` and `score`.
     """
+
+    name: str
+    _n_dims: int | None = None  # D of the training series, set by `fit`
 
     def __init__(
         self,
@@ -300,6 +306,25 @@ class CalibratedDetector:
     def threshold(self) -> float | None:
         """The threshold in force before the test stream (streaming methods then adapt it)."""
         return self.thresholder.threshold
+
+    def _fit_head(self, head: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def _score(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def fit(self, train: np.ndarray) -> None:
+        x = check_series(train, what="train")
+        head, tail = split_calibration(x, self.calib_fraction)
+        self._fit_head(head)
+        self._n_dims = x.shape[1]
+        self.thresholder.calibrate(self._score(tail)[0])
+
+    def score(self, series: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if self._n_dims is None:
+            raise RuntimeError(f"{self.name}: call fit before score")
+        scores, dim = self._score(check_series(series, self._n_dims))
+        return scores, self.thresholder.flag(scores), dim
 
 
 class RobustZScoreDetector(CalibratedDetector):
@@ -327,18 +352,8 @@ class RobustZScoreDetector(CalibratedDetector):
         dim = trailing_mean(self._scale.z(x, self.clip), self.smooth)  # (T, D)
         return np.sqrt(np.mean(dim**2, axis=1)), dim  # (T,), (T, D)
 
-    def fit(self, train: np.ndarray) -> None:
-        x = check_series(train, what="train")
-        head, tail = split_calibration(x, self.calib_fraction)
+    def _fit_head(self, head: np.ndarray) -> None:
         self._scale = RobustScale.fit(head, self.scale_floor)
-        self.thresholder.calibrate(self._score(tail)[0])
-
-    def score(self, series: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        if self._scale is None or self.threshold is None:
-            raise RuntimeError(f"{self.name}: call fit before score")
-        x = check_series(series, self._scale.median.shape[0])
-        scores, dim = self._score(x)
-        return scores, self.thresholder.flag(scores), dim
 
 
 class IsolationForestDetector(CalibratedDetector):
@@ -372,28 +387,19 @@ class IsolationForestDetector(CalibratedDetector):
         self._forest: IsolationForest | None = None
         self._scale: RobustScale | None = None
 
-    def _score(self, x: np.ndarray) -> np.ndarray:
-        assert self._forest is not None
-        return trailing_mean(-self._forest.score_samples(x).astype(np.float32), self.smooth)
+    def _score(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        assert self._forest is not None and self._scale is not None
+        scores = trailing_mean(-self._forest.score_samples(x).astype(np.float32), self.smooth)
+        dim = trailing_mean(self._scale.z(x, 50.0), self.smooth)  # (T, D)
+        return scores, dim  # (T,), (T, D)
 
-    def fit(self, train: np.ndarray) -> None:
-        x = check_series(train, what="train")
-        head, tail = split_calibration(x, self.calib_fraction)
+    def _fit_head(self, head: np.ndarray) -> None:
         self._forest = IsolationForest(
             n_estimators=self.n_estimators,
             max_samples=min(self.max_samples, head.shape[0]),
             random_state=np.random.RandomState(self.seed),
         ).fit(head)
         self._scale = RobustScale.fit(head, 1e-2)
-        self.thresholder.calibrate(self._score(tail))
-
-    def score(self, series: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        if self._forest is None or self._scale is None or self.threshold is None:
-            raise RuntimeError(f"{self.name}: call fit before score")
-        x = check_series(series, self._scale.median.shape[0])
-        scores = self._score(x)
-        dim = trailing_mean(self._scale.z(x, 50.0), self.smooth)  # (T, D)
-        return scores, self.thresholder.flag(scores), dim
 
 
 class PcaResidualDetector(CalibratedDetector):
@@ -449,9 +455,7 @@ class PcaResidualDetector(CalibratedDetector):
         dim = smooth / self._contribution_scale  # (T, D)
         return np.sqrt(np.mean(smooth**2, axis=1)), dim  # (T,), (T, D)
 
-    def fit(self, train: np.ndarray) -> None:
-        x = check_series(train, what="train")
-        head, tail = split_calibration(x, self.calib_fraction)
+    def _fit_head(self, head: np.ndarray) -> None:
         self._mean = head.mean(axis=0)
         self._scale = np.maximum(head.std(axis=0), self.scale_floor).astype(np.float32)
         self._pca = PCA(n_components=self.variance, svd_solver="full", random_state=self.seed).fit(
@@ -461,14 +465,6 @@ class PcaResidualDetector(CalibratedDetector):
         residual_diag = 1.0 - np.sum(kept**2, axis=0)  # (D,) diagonal of I - P P^T
         # A dimension the subspace explains fully has no residual of its own to attribute.
         self._contribution_scale = np.sqrt(np.maximum(residual_diag, 1e-3)).astype(np.float32)
-        self.thresholder.calibrate(self._score(tail)[0])
-
-    def score(self, series: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        if self._pca is None or self._mean is None or self.threshold is None:
-            raise RuntimeError(f"{self.name}: call fit before score")
-        x = check_series(series, self._mean.shape[0])
-        scores, dim = self._score(x)
-        return scores, self.thresholder.flag(scores), dim
 
 
 class PercentileRuleDetector:

@@ -283,3 +283,11 @@ def test_pca_residual_sees_a_broken_correlation_within_range() -> None:
     assert rise(p_scores) > 3 * rise(r_scores)
     with pytest.raises(SeriesInputError, match="variance"):
         PcaResidualDetector(variance=1.0)
+
+
+@pytest.mark.parametrize(
+    "make", [RobustZScoreDetector, IsolationForestDetector, PcaResidualDetector]
+)
+def test_score_before_fit_is_refused(make) -> None:
+    with pytest.raises(RuntimeError, match="call fit before score"):
+        make().score(_series())
