@@ -21,13 +21,13 @@ import numpy as np
 import torch
 from omegaconf import OmegaConf
 
-from pregan.models.baselines.cmodlb import CMODLBPolicy
-from pregan.models.baselines.cmodlb_predictor import NextIntervalAutoencoder
-from pregan.models.baselines.dftm import DFTMMethod
-from pregan.models.baselines.eclb import ECLBMethod
-from pregan.models.baselines.none import NoneMethod
-from pregan.models.baselines.oracle import OracleMethod
-from pregan.models.baselines.pcft import PCFTMethod
+from pregan.models.recovery.baselines.cmodlb import CMODLBPolicy
+from pregan.models.recovery.baselines.cmodlb_predictor import NextIntervalAutoencoder
+from pregan.models.recovery.baselines.dftm import DFTMMethod
+from pregan.models.recovery.baselines.eclb import ECLBMethod
+from pregan.models.recovery.baselines.none import NoneMethod
+from pregan.models.recovery.baselines.oracle import OracleMethod
+from pregan.models.recovery.baselines.pcft import PCFTMethod
 from pregan.simulation.interfaces import Observation, RecoveryPolicy
 from pregan.simulation.least_full import LeastFullScheduler
 from pregan.simulation.simulator import Simulator

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from omegaconf import OmegaConf
 
-from pregan.models.fault_classifier import FaultClassifierModule
+from pregan.models.recovery.fault_classifier import FaultClassifierModule
 
 SHIPPED = Path(__file__).resolve().parents[1] / "conf" / "classifier" / "fpe.yaml"
 

@@ -21,10 +21,10 @@ import numpy as np
 import torch
 from hydra import compose, initialize_config_dir
 
-from pregan.models.fault_classifier import FaultClassifierModule
-from pregan.models.gan_migrator import GanMigratorModule, decision_point
-from pregan.models.gobi import GOBIScheduler, GobiSurrogateModule
-from pregan.models.pregan import ClassifierFlagger, PreGANPolicy
+from pregan.models.recovery.fault_classifier import FaultClassifierModule
+from pregan.models.recovery.gan_migrator import GanMigratorModule, decision_point
+from pregan.models.recovery.gobi import GOBIScheduler, GobiSurrogateModule
+from pregan.models.recovery.pregan import ClassifierFlagger, PreGANPolicy
 from pregan.simulation.least_full import LeastFullScheduler
 from pregan.simulation.simulator import Simulator
 

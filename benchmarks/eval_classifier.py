@@ -39,9 +39,9 @@ from omegaconf import DictConfig
 from pregan.data.episodes import load_split
 from pregan.data.windows import split_windows
 from pregan.evaluation import metrics as M
-from pregan.models.fault_classifier import FaultClassifierModule
+from pregan.models.recovery.fault_classifier import FaultClassifierModule
 from pregan.models.interfaces import FitContext
-from pregan.models.pregan import PreGANMethod
+from pregan.models.recovery.pregan import PreGANMethod
 from pregan.simulation.interfaces import FAULT_KINDS
 
 ROOT = Path(__file__).resolve().parents[1]

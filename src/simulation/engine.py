@@ -16,6 +16,7 @@ import numpy as np
 from pregan.simulation.config import SlowdownConfig
 from pregan.simulation.faults import FaultEffects
 from pregan.simulation.hosts import HostArrays, power_w
+from pregan.simulation.placement import host_sum
 from pregan.simulation.state import SlotState
 from pregan.simulation.workload_bank import WorkloadBank
 
@@ -78,14 +79,6 @@ def demand(state: SlotState, bank: WorkloadBank) -> Demand:
         net_io=np.where(act, bank.net_rx_mbps[tr, s] + bank.net_tx_mbps[tr, s], 0.0),
         cpu_max=np.where(act, bank.cpu_max_mips[tr], 0.0),
     )
-
-
-def host_sum(values: np.ndarray, host: np.ndarray, n_hosts: int) -> np.ndarray:
-    """Sum (B, C) values per host into (B, H); slots with host -1 are skipped."""
-    B = host.shape[0]
-    ok = host >= 0
-    idx = (np.arange(B)[:, None] * n_hosts + host)[ok]
-    return np.bincount(idx, weights=values[ok], minlength=B * n_hosts).reshape(B, n_hosts)
 
 
 def resolve_placement(

@@ -26,6 +26,7 @@ from pregan.simulation.config import (
 from pregan.simulation.faults import FaultEffects, draw_faults
 from pregan.simulation.hosts import build_hosts, cluster_spec
 from pregan.simulation.interfaces import QOS_COLUMNS, RESOURCES, ClusterSpec, Observation
+from pregan.simulation.placement import host_sum
 from pregan.simulation.state import SlotState
 from pregan.simulation.workload_bank import WorkloadBank
 
@@ -135,7 +136,7 @@ class Simulator:
         H = self.spec.n_hosts
 
         def used(values: np.ndarray) -> np.ndarray:
-            return engine.host_sum(np.where(placed, values, 0.0), s.host, H)[0]
+            return host_sum(np.where(placed, values, 0.0), s.host, H)[0]
 
         history = self._metrics[: self.t]
         history.flags.writeable = False

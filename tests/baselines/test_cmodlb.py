@@ -2,13 +2,13 @@ import numpy as np
 import pytest
 import torch
 
-from pregan.models.baselines.cmodlb import (
+from pregan.models.recovery.baselines.cmodlb import (
     CMODLBDataError,
     CMODLBMethod,
     CMODLBNotFittedError,
     CMODLBPolicy,
 )
-from pregan.models.baselines.cmodlb_predictor import latest_windows, next_interval_pairs
+from pregan.models.recovery.baselines.cmodlb_predictor import latest_windows, next_interval_pairs
 from pregan.models.interfaces import Method
 
 TRAINER = {

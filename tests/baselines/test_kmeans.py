@@ -3,7 +3,7 @@ import pytest
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
 
-from pregan.models.baselines.kmeans import kmeans
+from pregan.models.recovery.baselines.kmeans import kmeans
 
 
 @pytest.mark.parametrize("seed", range(5))

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from statsmodels.nonparametric.smoothers_lowess import lowess
 
-from pregan.models.baselines.loess import LoessError, loess_next, predict_next_cpu
+from pregan.models.recovery.baselines.loess import LoessError, loess_next, predict_next_cpu
 
 
 def test_matches_statsmodels_on_each_host():

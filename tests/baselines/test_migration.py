@@ -1,6 +1,6 @@
 import numpy as np
 
-from pregan.models.baselines.migration import (
+from pregan.models.recovery.baselines.migration import (
     CapacityState,
     containers_on,
     first_fit,

@@ -3,15 +3,15 @@
 import numpy as np
 import pytest
 
-from pregan.models.baselines.dftm import DFTMMethod
-from pregan.models.baselines.eclb import ECLBMethod, extrapolate_cpu
-from pregan.models.baselines.none import NoneMethod
-from pregan.models.baselines.oracle import (
+from pregan.models.recovery.baselines.dftm import DFTMMethod
+from pregan.models.recovery.baselines.eclb import ECLBMethod, extrapolate_cpu
+from pregan.models.recovery.baselines.none import NoneMethod
+from pregan.models.recovery.baselines.oracle import (
     GroundTruthMissingError,
     GroundTruthShapeError,
     OracleMethod,
 )
-from pregan.models.baselines.pcft import PCFTMethod
+from pregan.models.recovery.baselines.pcft import PCFTMethod
 from pregan.models.interfaces import Method
 from pregan.simulation.interfaces import RecoveryDecision, RecoveryPolicy
 

@@ -13,12 +13,12 @@ from omegaconf import OmegaConf
 pytest.importorskip("pregan.simulation.simulator")
 
 from pregan.data.episodes import episode_name, save_episode, write_manifest  # noqa: E402
-from pregan.models.baselines.cmodlb import CMODLBMethod  # noqa: E402
-from pregan.models.baselines.dftm import DFTMMethod  # noqa: E402
-from pregan.models.baselines.eclb import ECLBMethod  # noqa: E402
-from pregan.models.baselines.none import NoneMethod  # noqa: E402
-from pregan.models.baselines.oracle import OracleMethod  # noqa: E402
-from pregan.models.baselines.pcft import PCFTMethod  # noqa: E402
+from pregan.models.recovery.baselines.cmodlb import CMODLBMethod  # noqa: E402
+from pregan.models.recovery.baselines.dftm import DFTMMethod  # noqa: E402
+from pregan.models.recovery.baselines.eclb import ECLBMethod  # noqa: E402
+from pregan.models.recovery.baselines.none import NoneMethod  # noqa: E402
+from pregan.models.recovery.baselines.oracle import OracleMethod  # noqa: E402
+from pregan.models.recovery.baselines.pcft import PCFTMethod  # noqa: E402
 from pregan.models.interfaces import FitContext  # noqa: E402
 from pregan.simulation.least_full import LeastFullScheduler  # noqa: E402
 from pregan.simulation.simulator import Simulator  # noqa: E402

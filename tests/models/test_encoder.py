@@ -8,8 +8,8 @@ import torch
 from pregan.models.components.encoder import FPEEncoder, StarGAT
 from pregan.models.components.heads import AnomalyHead, DiagnosisHead, PrototypeHead
 from pregan.models.components.linear_encoder import LinearEncoder
-from pregan.models.losses import anomaly_loss, diagnosis_loss, prototype_losses
-from pregan.models.prototypes import PrototypeBank
+from pregan.models.recovery.losses import anomaly_loss, diagnosis_loss, prototype_losses
+from pregan.models.recovery.prototypes import PrototypeBank
 
 
 @pytest.mark.parametrize("encoder_cls", [FPEEncoder, LinearEncoder])

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pregan.models.evacuate import EvacuateMethod, EvacuatePolicy
-from pregan.models.gan_migrator import UtilisationFlagger
+from pregan.models.recovery.evacuate import EvacuateMethod, EvacuatePolicy
+from pregan.models.recovery.gan_migrator import UtilisationFlagger
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ import torch
 
 from pregan.models.components.discriminator import Discriminator
 from pregan.models.components.generator import Generator, feasible_moves, placement_matrix
-from pregan.models.cosim_scoring import CosimConfigError, CosimScoring
-from pregan.models.gan_migrator import (
+from pregan.models.recovery.cosim_scoring import CosimConfigError, CosimScoring
+from pregan.models.recovery.gan_migrator import (
     DecisionPoint,
     GanMigratorModule,
     decode,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from pregan.models.components.generator import placement_matrix
-from pregan.models.gobi import (
+from pregan.models.recovery.gobi import (
     GobiCheckpointError,
     GOBIScheduler,
     load_surrogate,

@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from pregan.models.cosim_scoring import CosimConfigError
-from pregan.models.gan_migrator import (
+from pregan.models.recovery.cosim_scoring import CosimConfigError
+from pregan.models.recovery.gan_migrator import (
     GanCheckpointError,
     GanMigratorModule,
     UtilisationFlagger,
     load_gan,
 )
-from pregan.models.pregan import PreGANMethod, PreGANPolicy
+from pregan.models.recovery.pregan import PreGANMethod, PreGANPolicy
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ import torch
 from omegaconf import OmegaConf
 
 from pregan.models.interfaces import SeriesDetector
-from pregan.models.pregan_series_detector import PreganSeriesDetector
-from pregan.models.series_detectors import (
+from pregan.models.detectors.pregan_series_detector import PreganSeriesDetector
+from pregan.models.detectors.series_detectors import (
     THRESHOLD_METHODS,
     IsolationForestDetector,
     PcaResidualDetector,

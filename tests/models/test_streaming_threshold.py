@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pregan.models.streaming_threshold import (
+from pregan.models.detectors.streaming_threshold import (
     ThresholdConfigError,
     dspot,
     gpd_pwm,

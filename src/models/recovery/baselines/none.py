@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pregan.models.baselines.method import PolicyMethod
+from pregan.models.recovery.baselines.method import PolicyMethod
 from pregan.simulation.interfaces import ClusterSpec, Observation, RecoveryDecision
 
 

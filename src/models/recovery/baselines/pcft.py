@@ -6,9 +6,9 @@ to the least-loaded feasible host; before 10 intervals exist, hosts above 70 % C
 
 from __future__ import annotations
 
-from pregan.models.baselines.loess_policy import LoessMigrationPolicy
-from pregan.models.baselines.method import PolicyMethod
-from pregan.models.baselines.migration import least_loaded
+from pregan.models.recovery.baselines.loess_policy import LoessMigrationPolicy
+from pregan.models.recovery.baselines.method import PolicyMethod
+from pregan.models.recovery.baselines.migration import least_loaded
 
 
 class PCFTMethod(PolicyMethod):

@@ -21,15 +21,15 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from pregan.models.baselines.cmodlb_predictor import (
+from pregan.models.recovery.baselines.cmodlb_predictor import (
     PREDICTED_DIMS,
     NextIntervalModule,
     latest_windows,
     next_interval_pairs,
 )
-from pregan.models.baselines.kmeans import kmeans
-from pregan.models.baselines.migration import least_loaded, migrate_mmt
-from pregan.models.baselines.selection import by_priority
+from pregan.models.recovery.baselines.kmeans import kmeans
+from pregan.models.recovery.baselines.migration import least_loaded, migrate_mmt
+from pregan.models.recovery.baselines.selection import by_priority
 from pregan.models.interfaces import FitContext
 from pregan.simulation.interfaces import RESOURCES, ClusterSpec, Observation, RecoveryDecision
 

@@ -27,7 +27,7 @@ Why each part (every choice made on the train split, never on test labels):
 - detection score = RMS over dimensions, not the mean: a fault on a few of 38 dims is not
   averaged away (RMS, mean and top-5 mean were within 0.01 F1 on the synthetic twins);
 - threshold (conf/detector/pregan.yaml): DSPOT, depth 300, on the test score stream
-  (`pregan.models.series_detectors.Thresholder`), initialised on the held-out tail's scores.
+  (`pregan.models.detectors.series_detectors.Thresholder`), initialised on the held-out tail's scores.
   SPOT never learns from alarms, so after a benign regime change that lifts the score level
   (one dim of SMD machine-1-5 quadruples its spread mid-test) it fires for the rest of the
   stream; DSPOT judges each score against the mean of the last 300 non-alarm scores. On
@@ -55,7 +55,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from pregan.models.series_detectors import (
+from pregan.models.detectors.series_detectors import (
     CalibratedDetector,
     causal_median,
     causal_spread,

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from pregan.models.baselines.diagnosis import cpu_first_dim_scores
-from pregan.models.baselines.method import PolicyMethod
-from pregan.models.baselines.migration import CapacityState, migrate_mmt
-from pregan.models.baselines.selection import by_priority, threshold_hosts
+from pregan.models.recovery.baselines.diagnosis import cpu_first_dim_scores
+from pregan.models.recovery.baselines.method import PolicyMethod
+from pregan.models.recovery.baselines.migration import CapacityState, migrate_mmt
+from pregan.models.recovery.baselines.selection import by_priority, threshold_hosts
 from pregan.simulation.interfaces import ClusterSpec, Observation, RecoveryDecision
 
 

@@ -6,9 +6,9 @@ first; each sheds its minimum-migration-time container to the lowest-indexed fea
 
 from __future__ import annotations
 
-from pregan.models.baselines.loess_policy import LoessMigrationPolicy
-from pregan.models.baselines.method import PolicyMethod
-from pregan.models.baselines.migration import first_fit
+from pregan.models.recovery.baselines.loess_policy import LoessMigrationPolicy
+from pregan.models.recovery.baselines.method import PolicyMethod
+from pregan.models.recovery.baselines.migration import first_fit
 
 
 class DFTMMethod(PolicyMethod):

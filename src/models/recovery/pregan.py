@@ -30,9 +30,9 @@ from pregan.data.windows import (
     last_demand_window,
     last_window,
 )
-from pregan.models.cosim_scoring import CosimScoring
-from pregan.models.fault_classifier import FaultClassifierModule
-from pregan.models.gan_migrator import (
+from pregan.models.recovery.cosim_scoring import CosimScoring
+from pregan.models.recovery.fault_classifier import FaultClassifierModule
+from pregan.models.recovery.gan_migrator import (
     GanCheckpointError,
     GanMigratorModule,
     collate_points,

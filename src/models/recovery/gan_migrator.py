@@ -41,7 +41,7 @@ from pregan.models.components.generator import (
     host_load,
     placement_matrix,
 )
-from pregan.models.cosim_scoring import CosimScoring, Cosimulator
+from pregan.models.recovery.cosim_scoring import CosimScoring, Cosimulator
 from pregan.simulation.interfaces import Observation
 
 Flagger = Callable[[Observation], tuple[np.ndarray, np.ndarray]]

@@ -4,7 +4,7 @@ Every detector follows the same recipe, so that they differ only in how they sco
 1. `fit` splits the training series in time: the head fits the scorer, the last
    `calib_fraction` is held out (no labels are used anywhere);
 2. the held-out scores calibrate the shared `Thresholder`. Its default, SPOT (Siffer et al.,
-   KDD 2017; `pregan.models.streaming_threshold`), starts from a generalised Pareto tail
+   KDD 2017; `pregan.models.detectors.streaming_threshold`), starts from a generalised Pareto tail
    fitted above the `level` quantile of those scores and keeps updating on the unlabelled
    test score stream, which follows SMD's train-to-test drift; static POT and a plain
    quantile remain available. Choices, all on synthetic anomalies injected into the held-out
@@ -30,7 +30,7 @@ from scipy.stats import genpareto
 from sklearn.decomposition import PCA
 from sklearn.ensemble import IsolationForest
 
-from pregan.models.streaming_threshold import ThresholdConfigError, dspot, spot
+from pregan.models.detectors.streaming_threshold import ThresholdConfigError, dspot, spot
 
 
 class SeriesInputError(ValueError):

@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig
 
-from pregan.models.fault_classifier import FaultClassifierModule
-from pregan.models.gan_migrator import Flagger, decision_point, spread
+from pregan.models.recovery.fault_classifier import FaultClassifierModule
+from pregan.models.recovery.gan_migrator import Flagger, decision_point, spread
 from pregan.models.interfaces import FitContext
-from pregan.models.pregan import ClassifierFlagger, classifier_verdict, fit_classifier
+from pregan.models.recovery.pregan import ClassifierFlagger, classifier_verdict, fit_classifier
 from pregan.simulation.interfaces import ClusterSpec, Observation, RecoveryDecision
 
 

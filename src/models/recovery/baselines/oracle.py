@@ -15,8 +15,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from pregan.models.baselines.method import PolicyMethod
-from pregan.models.baselines.migration import containers_on, least_loaded, relocate
+from pregan.models.recovery.baselines.method import PolicyMethod
+from pregan.models.recovery.baselines.migration import containers_on, least_loaded, relocate
 from pregan.simulation.interfaces import (
     FAULT_KINDS,
     RESOURCES,

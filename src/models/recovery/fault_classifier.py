@@ -30,8 +30,8 @@ from pregan.models.components.encoder import FPEEncoder
 from pregan.models.components.heads import AnomalyHead, DiagnosisHead, PrototypeHead
 from pregan.models.components.linear_encoder import LinearEncoder
 from pregan.models.interfaces import ClassifierOutput
-from pregan.models.losses import anomaly_loss, diagnosis_loss, prototype_losses
-from pregan.models.prototypes import PrototypeBank
+from pregan.models.recovery.losses import anomaly_loss, diagnosis_loss, prototype_losses
+from pregan.models.recovery.prototypes import PrototypeBank
 from pregan.simulation.interfaces import FAULT_KINDS
 
 ENCODERS: dict[str, type[nn.Module]] = {"fpe": FPEEncoder, "linear": LinearEncoder}

@@ -28,7 +28,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from pregan.models.components.generator import feasible_moves, placement_matrix
 from pregan.models.components.surrogate import PlacementSurrogate
-from pregan.models.cosim_scoring import CosimScoring
+from pregan.models.recovery.cosim_scoring import CosimScoring
 from pregan.simulation.interfaces import Observation
 
 log = logging.getLogger(__name__)

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from pregan.models.baselines.diagnosis import cpu_first_dim_scores
-from pregan.models.baselines.loess import predict_next_cpu
-from pregan.models.baselines.migration import TargetRule, least_loaded, migrate_mmt
-from pregan.models.baselines.selection import by_priority, threshold_hosts
+from pregan.models.recovery.baselines.diagnosis import cpu_first_dim_scores
+from pregan.models.recovery.baselines.loess import predict_next_cpu
+from pregan.models.recovery.baselines.migration import TargetRule, least_loaded, migrate_mmt
+from pregan.models.recovery.baselines.selection import by_priority, threshold_hosts
 from pregan.simulation.interfaces import ClusterSpec, Observation, RecoveryDecision
 
 
