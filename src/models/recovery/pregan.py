@@ -30,6 +30,7 @@ from pregan.data.windows import (
     last_demand_window,
     last_window,
 )
+from pregan.models.interfaces import ClassifierOutput, FitContext
 from pregan.models.recovery.cosim_scoring import CosimScoring
 from pregan.models.recovery.fault_classifier import FaultClassifierModule
 from pregan.models.recovery.gan_migrator import (
@@ -40,7 +41,7 @@ from pregan.models.recovery.gan_migrator import (
     decision_point,
     load_gan,
 )
-from pregan.models.interfaces import ClassifierOutput, FitContext
+from pregan.simulation.cosim import Cosimulation, FaultEstimate, estimate_faults
 from pregan.simulation.interfaces import ClusterSpec, Observation, RecoveryDecision
 
 log = logging.getLogger(__name__)
@@ -166,7 +167,7 @@ class PreGANPolicy:
     ) -> None:
         self.flagger, self.gan, self.window = flagger, gan.eval(), window
         self.online, self.accept_threshold = online, accept_threshold
-        self._sim: Any = None
+        self._cosim: Callable[[FaultEstimate], Cosimulation] | None = None
         self.accepted = 0
         self.generated = 0
 
@@ -177,13 +178,14 @@ class PreGANPolicy:
                 f"PreGAN: the GAN was built for n_hosts={hp.n_hosts}, n_slots={hp.n_slots}; the "
                 f"run's cluster has n_hosts={spec.n_hosts}, n_slots={spec.n_slots}"
             )
-        self._sim, self.accepted, self.generated = None, 0, 0
+        self._cosim, self.accepted, self.generated = None, 0, 0
         if (placements := getattr(self.flagger, "placements", None)) is not None:
             placements.reset()
 
-    def attach_simulator(self, sim: Any) -> None:
-        """The live simulator, forked for online co-simulation only (never read for decisions)."""
-        self._sim = sim
+    def attach_cosimulator(self, make: Callable[[FaultEstimate], Cosimulation]) -> None:
+        """`make(estimate)` snapshots the live container state under a fault estimate, for
+        online co-simulation (the simulator's fault schedule is never read)."""
+        self._cosim = make
 
     def decide(self, obs: Observation, proposal: np.ndarray) -> RecoveryDecision:
         proposal = np.asarray(proposal, dtype=np.int64)
@@ -191,7 +193,12 @@ class PreGANPolicy:
         # Until a full window exists the scheduler's proposal stands (verdicts still reported).
         if obs.t < self.window or not flags.any():
             return decision
-        fork = self._sim.fork() if self.online and self._sim is not None else None
+        fork = None
+        if self.online and self._cosim is not None:
+            # The classifier's own verdicts (class of each flagged host) and the observed
+            # levels: the faults the GAN's co-simulation assumes.
+            classes = np.where(flags, np.asarray(decision.fault_class, dtype=np.int64), 0)
+            fork = self._cosim(estimate_faults(obs, classes))
         point = decision_point(obs, proposal, flags, emb, fork)
         cand, prob, _ = self.gan.propose(point)
         if not np.array_equal(cand, proposal):
