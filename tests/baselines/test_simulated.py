@@ -13,13 +13,13 @@ from omegaconf import OmegaConf
 pytest.importorskip("pregan.simulation.simulator")
 
 from pregan.data.episodes import episode_name, save_episode, write_manifest  # noqa: E402
+from pregan.models.interfaces import FitContext  # noqa: E402
 from pregan.models.recovery.baselines.cmodlb import CMODLBMethod  # noqa: E402
 from pregan.models.recovery.baselines.dftm import DFTMMethod  # noqa: E402
 from pregan.models.recovery.baselines.eclb import ECLBMethod  # noqa: E402
 from pregan.models.recovery.baselines.none import NoneMethod  # noqa: E402
 from pregan.models.recovery.baselines.oracle import OracleMethod  # noqa: E402
 from pregan.models.recovery.baselines.pcft import PCFTMethod  # noqa: E402
-from pregan.models.interfaces import FitContext  # noqa: E402
 from pregan.simulation.least_full import LeastFullScheduler  # noqa: E402
 from pregan.simulation.simulator import Simulator  # noqa: E402
 
@@ -37,6 +37,7 @@ def _cfg(scripted: bool, n_intervals: int = 16):
     )
     cfg.simulation.n_hosts = 4
     cfg.simulation.n_intervals = n_intervals
+    cfg.simulation.load = None  # the original's dense arrivals: 4 hosts always busy
     if scripted:
         cfg.faults.random = False
         cfg.faults.scripted = [
@@ -80,7 +81,13 @@ def cmodlb_method(tmp_path_factory):
         while not sim.done:
             sim.step(scheduler.place(sim.observe()))
         save_episode(sim.record(), root / split / episode_name(seed))
-        write_manifest(root / split, seeds=[seed], config={}, profile_names=sim.spec.profile_names)
+        write_manifest(
+            root / split,
+            seeds=[seed],
+            config={},
+            profile_names=sim.spec.profile_names,
+            metrics=sim.spec.metrics,
+        )
     method = CMODLBMethod(max_epochs=3, batch_size=64, lr=1e-2)
     trainer = {
         "_target_": "lightning.pytorch.Trainer",

@@ -17,10 +17,9 @@ import numpy as np
 
 from pregan.models.recovery.baselines.method import PolicyMethod
 from pregan.models.recovery.baselines.migration import containers_on, least_loaded, relocate
+from pregan.simulation.faults import root_cause_table
 from pregan.simulation.interfaces import (
     FAULT_KINDS,
-    RESOURCES,
-    ROOT_CAUSE,
     ClusterSpec,
     Observation,
     RecoveryDecision,
@@ -33,18 +32,6 @@ class GroundTruthMissingError(RuntimeError):
 
 class GroundTruthShapeError(ValueError):
     """The ground-truth callback returned something other than (H,) fault classes."""
-
-
-def _root_cause_table() -> np.ndarray:
-    """(K + 1, D) float32: row k is the one-hot root-cause set of fault class k."""
-    table = np.zeros((len(FAULT_KINDS) + 1, len(RESOURCES)), dtype=np.float32)
-    for k, kind in enumerate(FAULT_KINDS, start=1):
-        for dim in ROOT_CAUSE[kind]:
-            table[k, RESOURCES.index(dim)] = 1.0
-    return table
-
-
-ROOT_CAUSE_TABLE = _root_cause_table()
 
 
 class OraclePolicy:
@@ -84,7 +71,7 @@ class OraclePolicy:
             placement=relocate(obs, proposal, movers, faulty, least_loaded),
             host_scores=faulty.astype(np.float32),
             host_flags=faulty,
-            dim_scores=ROOT_CAUSE_TABLE[classes],
+            dim_scores=root_cause_table(obs.spec.metrics)[classes].astype(np.float32),
             fault_class=classes.astype(np.int64),
         )
 
