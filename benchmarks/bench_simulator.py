@@ -1,5 +1,5 @@
 """Simulator speed: seconds per interval (least-full scheduler + simulator + monitoring) at
-16, 200 and 1000 hosts with arrivals scaled to the host count, peak memory, and
+16, 200 and 1000 hosts at the default load (arrivals scale with the capacity), peak memory, and
 co-simulation throughput at 16 hosts.
 
     python benchmarks/bench_simulator.py            # synthetic workload, default configs

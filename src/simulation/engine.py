@@ -16,7 +16,7 @@ import numpy as np
 from pregan.simulation.config import EffectsConfig, SlowdownConfig
 from pregan.simulation.faults import FaultEffects
 from pregan.simulation.hosts import HostArrays, power_w
-from pregan.simulation.placement import host_sum
+from pregan.simulation.placement import host_sums
 from pregan.simulation.state import SlotState
 from pregan.simulation.workload_bank import WorkloadBank
 
@@ -139,21 +139,27 @@ def resolve_placement(
     return host.reshape(B, C)
 
 
-def fair_share(need: np.ndarray, host: np.ndarray, left: np.ndarray) -> np.ndarray:
+def fair_share(
+    need: np.ndarray, host: np.ndarray, left: np.ndarray, total: np.ndarray, asking: np.ndarray
+) -> np.ndarray:
     """(B, C) max-min fair share of each host's free device time `left` (B, H) among the
-    needs (B, C) of the slots placed on it: a container asking for less than an equal split
-    gets all it asks for, the rest split what remains (water-filling, four rounds)."""
+    needs (B, C) of the slots placed on it (`total` (B, H) their sum, `asking` (B, H) how
+    many ask): a container asking for less than an equal split gets all it asks for, the
+    rest split what remains (water-filling, four rounds). Hosts with room serve every need."""
+    if (total <= left).all():
+        return need
     B, H = left.shape
     b_idx = np.arange(B)[:, None]
     hc = np.maximum(host, 0)
-    asking = (need > 0) & (host >= 0)
-    level = left / np.maximum(host_sum(asking.astype(float), host, H), 1.0)  # (B, H)
+    wants = (need > 0) & (host >= 0)
+    level = left / np.maximum(asking, 1.0)  # (B, H)
     for _ in range(4):
-        sat = asking & (need <= level[b_idx, hc])
-        used = host_sum(np.where(sat, need, 0.0), host, H)
-        n_un = host_sum((asking & ~sat).astype(float), host, H)
+        sat = wants & (need <= level[b_idx, hc])
+        used, n_un = host_sums(
+            np.stack([np.where(sat, need, 0.0), (wants & ~sat).astype(float)]), host, H
+        )
         level = np.where(n_un > 0, np.maximum(left - used, 0.0) / np.maximum(n_un, 1.0), np.inf)
-    return np.where(asking, np.minimum(need, level[b_idx, hc]), 0.0)
+    return np.where(wants, np.minimum(need, level[b_idx, hc]), 0.0)
 
 
 def device_dilation(need: np.ndarray, share: np.ndarray, left: np.ndarray) -> np.ndarray:
@@ -191,27 +197,36 @@ def step(
     # Migration: stop-and-copy of memory + image + state over the tightest of the source's
     # uplink and the target's downlink (what the containers' own traffic and a flood leave,
     # shared by the movers) and the router (shared by all), plus the fixed dump/restore time.
-    rx, tx = host_sum(dem.net_rx, host, H), host_sum(dem.net_tx, host, H)  # (B, H) MB/s
+    read_bw, write_bw = hosts.disk_read_mb_s[hc], hosts.disk_write_mb_s[hc]  # (B, C)
+    need_disk = np.where(placed, dem.disk_read / read_bw + dem.disk_write / write_bw, 0.0)
+    need_net = np.where(
+        placed, np.maximum(dem.net_rx / hosts.net_down[hc], dem.net_tx / hosts.net_up[hc]), 0.0
+    )  # (B, C) fractions of the device's time each container needs
+    rx, tx, own_ram, base, count, disk_total, disk_asking, net_total, net_asking = host_sums(
+        np.stack([dem.net_rx, dem.net_tx, dem.ram_mb, dem.mips, placed.astype(float),
+                  need_disk, (need_disk > 0).astype(float),
+                  need_net, (need_net > 0).astype(float)]),
+        host, H,
+    )  # fmt: skip  # (B, H) each: MB/s, MB/s, MB, MIPS, containers, fractions, counts
     up_left = np.maximum(hosts.net_up * (1.0 - fx.net_hog) - tx, sd.min_speed * hosts.net_up)
     down_left = np.maximum(hosts.net_down * (1.0 - fx.net_hog) - rx, sd.min_speed * hosts.net_down)
     mig = placed & (cur >= 0) & (host != cur)
     src = np.maximum(cur, 0)
     from_h, to_h = np.where(mig, cur, -1), np.where(mig, host, -1)
-    n_out = host_sum(mig.astype(float), from_h, H)  # (B, H)
-    n_in = host_sum(mig.astype(float), to_h, H)
+    payload = dem.ram_mb + state.image_mb + state.disk_mb  # (B, C) MB
+    mig_mb = np.where(mig, payload, 0.0)
+    n_out, out_mb = host_sums(np.stack([mig.astype(float), mig_mb]), from_h, H)  # (B, H)
+    n_in, in_mb = host_sums(np.stack([mig.astype(float), mig_mb]), to_h, H)
     n_mig = mig.sum(axis=1)  # (B,)
     bw = np.minimum(
         up_left[b_idx, src] / np.maximum(n_out[b_idx, src], 1.0),
         down_left[b_idx, hc] / np.maximum(n_in[b_idx, hc], 1.0),
     )
     bw = np.minimum(bw, ctx.router_mb_s / np.maximum(n_mig, 1)[:, None])  # (B, C) MB/s
-    payload = dem.ram_mb + state.image_mb + state.disk_mb  # (B, C) MB
     lat = np.abs(hosts.latency_s[src] - hosts.latency_s[hc])
     mig_s = np.where(
         mig, np.minimum(payload / bw + lat + ctx.migration_overhead_s, span_s), 0.0
     )  # (B, C) paused while moving
-    mig_mb = np.where(mig, payload, 0.0)
-    out_mb, in_mb = host_sum(mig_mb, from_h, H), host_sum(mig_mb, to_h, H)  # (B, H)
 
     # Network soft interrupts take CPU in proportion to the NIC's load.
     in_busy = np.clip((rx * span_s + in_mb) / (hosts.net_down * span_s) + fx.net_hog, 0.0, 1.0)
@@ -220,7 +235,7 @@ def step(
 
     # Memory: resident beyond the swap threshold is swapped out; a share of it is paged
     # back and forth every second, which is disk traffic (half read, half write).
-    own_ram = host_sum(dem.ram_mb, host, H) + ctx.idle_ram_mb  # (B, H)
+    own_ram = own_ram + ctx.idle_ram_mb  # (B, H)
     resident = own_ram + fx.leak * hosts.ram_mb
     thr_mb = sd.swap_threshold * hosts.ram_mb
     swapped = np.clip(resident - thr_mb, 0.0, hosts.swap_mb)  # (B, H) MB
@@ -231,23 +246,16 @@ def step(
     swap_dil = 1.0 + sd.swap_factor * np.maximum(pressure - sd.swap_threshold, 0.0)  # (B, H)
 
     # Devices: each container's own need (fraction of device time) against what is left.
-    read_bw, write_bw = hosts.disk_read_mb_s[hc], hosts.disk_write_mb_s[hc]  # (B, C)
-    need_disk = np.where(placed, dem.disk_read / read_bw + dem.disk_write / write_bw, 0.0)
     disk_left = np.maximum(1.0 - fx.disk_hog - paging * per_paged_mb, sd.min_speed)  # (B, H)
-    disk_dil = device_dilation(
-        need_disk, fair_share(need_disk, host, disk_left), disk_left[b_idx, hc]
-    )
-    need_net = np.where(
-        placed, np.maximum(dem.net_rx / hosts.net_down[hc], dem.net_tx / hosts.net_up[hc]), 0.0
-    )
+    disk_share = fair_share(need_disk, host, disk_left, disk_total, disk_asking)
+    disk_dil = device_dilation(need_disk, disk_share, disk_left[b_idx, hc])
     mig_busy = np.maximum(in_mb / hosts.net_down, out_mb / hosts.net_up) / span_s  # (B, H)
     net_left = np.maximum(1.0 - fx.net_hog - mig_busy, sd.min_speed)
-    net_dil = device_dilation(need_net, fair_share(need_net, host, net_left), net_left[b_idx, hc])
+    net_share = fair_share(need_net, host, net_left, net_total, net_asking)
+    net_dil = device_dilation(need_net, net_share, net_left[b_idx, hc])
 
     # CPU: base demand first (scaled down when a hog leaves too little), then spare shared.
     avail = hosts.ips * np.maximum(1.0 - fx.cpu_hog - softirq, 0.0)  # (B, H)
-    base = host_sum(dem.mips, host, H)  # (B, H)
-    count = host_sum(placed.astype(float), host, H)
     spare = np.maximum(avail - base, 0.0) / np.maximum(count, 1.0)
     scale = np.where(base > avail, avail / np.maximum(base, _EPS), 1.0)
     alloc = np.where(
@@ -329,10 +337,15 @@ def _monitor(
     H = hosts.n_hosts
     frac = busy_s / span_s  # (B, C) share of the interval each container ran
     zero = np.zeros_like(swapped)
-    cpu = host_sum(rate * busy_s, host, H) / (hosts.ips * span_s) + fx.cpu_hog + ctx.idle_cpu
+    work, c_rd, c_wr, c_rx, c_tx = host_sums(
+        np.stack([rate * busy_s, dem.disk_read * frac, dem.disk_write * frac,
+                  dem.net_rx * frac, dem.net_tx * frac]),
+        host, H,
+    )  # fmt: skip  # (B, H) each: MI, MB/s averaged over the interval
+    cpu = work / (hosts.ips * span_s) + fx.cpu_hog + ctx.idle_cpu
     paging, paging_own = swapped * ef.page_touch_per_s, swapped_own * ef.page_touch_per_s
-    rd = host_sum(dem.disk_read * frac, host, H) + 0.5 * paging  # (B, H) MB/s
-    wr = host_sum(dem.disk_write * frac, host, H) + 0.5 * paging
+    rd = c_rd + 0.5 * paging  # (B, H) MB/s
+    wr = c_wr + 0.5 * paging
     hog_rd, hog_wr = fx.disk_hog * ef.disk_read_share, fx.disk_hog * (1.0 - ef.disk_read_share)
     paged_rd = 0.5 * (paging - paging_own) / hosts.disk_read_mb_s  # fault's share of reads
     paged_wr = 0.5 * (paging - paging_own) / hosts.disk_write_mb_s
@@ -340,12 +353,8 @@ def _monitor(
     disk_write = wr / hosts.disk_write_mb_s + hog_wr
     disk = rd / hosts.disk_read_mb_s + wr / hosts.disk_write_mb_s + fx.disk_hog
     f_disk = fx.disk_hog + paged_rd + paged_wr
-    net_in = (host_sum(dem.net_rx * frac, host, H) * span_s + in_mb) / (
-        hosts.net_down * span_s
-    ) + fx.net_hog
-    net_out = (host_sum(dem.net_tx * frac, host, H) * span_s + out_mb) / (
-        hosts.net_up * span_s
-    ) + fx.net_hog
+    net_in = (c_rx * span_s + in_mb) / (hosts.net_down * span_s) + fx.net_hog
+    net_out = (c_tx * span_s + out_mb) / (hosts.net_up * span_s) + fx.net_hog
     ram = np.minimum(resident / hosts.ram_mb, 1.0)
     f_ram = ram - np.minimum(own_ram / hosts.ram_mb, 1.0)
     values = (
