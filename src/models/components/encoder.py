@@ -19,8 +19,8 @@ Two layers are additions of ours: a fuse layer that brings the GRU state and the
 to one width for the attention, and a residual connection with a LayerNorm around the
 self-attention (the usual Transformer arrangement; not measured against its absence). Why
 the arrangement differs: weights shared over entities make the encoder's size independent
-of the host count (the original's, built for 16 hosts x 3 metrics, breaks at any other
-count), the same network reads SMD's single machine, and attention across hosts judges a
+of the host count (the original's input layer is sized for its hard-coded 16 hosts x 3
+metrics), the same network reads SMD's single machine, and attention across hosts judges a
 host against its peers. README "Deviations from the original" lists this.
 
 The GAT is plain PyTorch specialised to the star graph (StarGAT). It equals torch-geometric's
