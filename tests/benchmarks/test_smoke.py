@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from omegaconf import OmegaConf
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BENCHMARKS = REPO_ROOT / "benchmarks"
 
@@ -80,10 +82,13 @@ def test_bench_baselines_times_every_policy(tmp_path: Path) -> None:
     assert all(float(row[2]) >= 0 for row in rows), out
 
 
-def test_bench_classifier_reports_positive_rates(tmp_path: Path) -> None:
+def test_bench_classifier_runs_the_shipped_classifier(tmp_path: Path) -> None:
+    """By default it measures the shipped classifier (its input features), not a variant."""
     out = run_script("bench_classifier.py", TINY_ARGS["bench_classifier.py"], tmp_path)
     rows = json.loads(out[out.index("[") :])
     assert [row["hosts"] for row in rows] == [4]
+    shipped = OmegaConf.load(REPO_ROOT / "conf" / "classifier" / "fpe.yaml").input_features
+    assert rows[0]["features"] == "+".join(shipped)
     for key in ("train_windows_per_s", "ref_f64_bs1_train_windows_per_s", "decision_ms"):
         assert rows[0][key] > 0, key
 
