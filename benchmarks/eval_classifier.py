@@ -140,12 +140,17 @@ def evaluate(model: FaultClassifierModule, test_dir: Path) -> dict[str, float]:
     res["threshold"] = float(model.threshold)
     flat_flags = np.concatenate([f.reshape(-1) for f in flags])
     for k, kind in enumerate(FAULT_KINDS, start=1):
-        res[f"recall/{kind}"] = float(flat_flags[true == k].mean())
+        res[f"recall/{kind}"] = _share(flat_flags[true == k])
     pos = np.concatenate([p.reshape(-1) for p in position])
     for p, name in ((0, "onset"), (1, "second"), (2, "later")):
-        res[f"recall/{name}"] = float(flat_flags[(true > 0) & (pos == p)].mean())
-    res["fp_per_1000_normal"] = float(1000 * flat_flags[true == 0].mean())
+        res[f"recall/{name}"] = _share(flat_flags[(true > 0) & (pos == p)])
+    res["fp_per_1000_normal"] = 1000 * _share(flat_flags[true == 0])
     return res
+
+
+def _share(flags: np.ndarray) -> float:
+    """Fraction of True in `flags`; NaN when empty (a fault kind absent from the split)."""
+    return float(flags.mean()) if flags.size else float("nan")
 
 
 def _position_in_fault(cls: np.ndarray) -> np.ndarray:
