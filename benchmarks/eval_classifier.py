@@ -1,11 +1,12 @@
 """Quality of the fault classifier alone on the stored test episodes, over several seeds.
 
 Trains the classifier exactly as `python train.py model=pregan` does (it calls
-`PreGANMethod._fit_classifier` on the composed train config: same datamodule, trainer,
-checkpoint and early-stopping callbacks, best checkpoint by val/f1, threshold chosen on
-validation), once per training seed, then scores the stored test split with
-`pregan.evaluation.metrics`. The test episodes are read only to report; nothing is chosen on
-them. As in the recovery runner, the window ending at interval t is scored against the truth
+`pregan.models.recovery.pregan.fit_classifier` on the composed train config: same traces,
+datamodule, trainer, checkpoint and early-stopping callbacks, best checkpoint by val/f1,
+threshold chosen on validation), once per training seed, then scores the stored test split
+with `pregan.evaluation.metrics`. The traces are `data/traces` when its manifests match the
+config (the simulate stage's), else generated once into a temporary folder, as train.py does.
+The test episodes are read only to report; nothing is chosen on them. As in the recovery runner, the window ending at interval t is scored against the truth
 of interval t, for t = 0..T-2 (the decision at t+1; the last interval has no later decision).
 
     python benchmarks/eval_classifier.py                          # seeds 0 1 2, default config
@@ -21,7 +22,6 @@ is only reported.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import tempfile
@@ -29,7 +29,6 @@ import time
 import warnings
 from pathlib import Path
 
-import hydra
 import lightning as L
 import numpy as np
 import torch
@@ -37,11 +36,13 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
 from pregan.data.episodes import load_split
+from pregan.data.generate import ensure_traces
 from pregan.data.windows import split_windows
 from pregan.evaluation import metrics as M
-from pregan.models.recovery.fault_classifier import FaultClassifierModule
+from pregan.io import write_json_atomic
 from pregan.models.interfaces import FitContext
-from pregan.models.recovery.pregan import PreGANMethod
+from pregan.models.recovery.fault_classifier import FaultClassifierModule
+from pregan.models.recovery.pregan import fit_classifier
 from pregan.simulation.interfaces import FAULT_KINDS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,15 +78,15 @@ def compose_config(overrides: list[str], out_dir: Path) -> DictConfig:
         )
 
 
-def fit(cfg: DictConfig, seed: int, out_dir: Path) -> tuple[FaultClassifierModule, float, int]:
-    """Train as train.py does (seed_everything, then the method's classifier fit); returns
+def fit(
+    cfg: DictConfig, seed: int, splits: dict[str, Path], out_dir: Path
+) -> tuple[FaultClassifierModule, float, int]:
+    """Train as train.py does (seed_everything, then the PreGAN classifier fit); returns
     the model, the fit's wall time and the epoch of the kept checkpoint (-1: the last)."""
     L.seed_everything(seed, workers=True)
-    method: PreGANMethod = hydra.utils.instantiate(cfg.model, _recursive_=False)
-    traces = Path(cfg.data.traces_dir)
     ctx = FitContext(
-        train_dir=traces / "train",
-        val_dir=traces / "val",
+        train_dir=splits["train"],
+        val_dir=splits["val"],
         output_dir=out_dir,
         seed=seed,
         trainer_cfg=cfg.trainer,
@@ -94,12 +95,10 @@ def fit(cfg: DictConfig, seed: int, out_dir: Path) -> tuple[FaultClassifierModul
         callbacks_cfg=cfg.get("callbacks"),
     )
     start = time.perf_counter()
-    method._fit_classifier(ctx)
+    model, _, best = fit_classifier(cfg.model.classifier, ctx)
     elapsed = time.perf_counter() - start
-    assert method.classifier is not None
-    best = method.artifacts().get("classifier")
     epoch = int(best.stem.split("_")[-1]) if best is not None and best.stem[-1].isdigit() else -1
-    return method.classifier, elapsed, epoch
+    return model, elapsed, epoch
 
 
 def evaluate(model: FaultClassifierModule, test_dir: Path) -> dict[str, float]:
@@ -141,12 +140,17 @@ def evaluate(model: FaultClassifierModule, test_dir: Path) -> dict[str, float]:
     res["threshold"] = float(model.threshold)
     flat_flags = np.concatenate([f.reshape(-1) for f in flags])
     for k, kind in enumerate(FAULT_KINDS, start=1):
-        res[f"recall/{kind}"] = float(flat_flags[true == k].mean())
+        res[f"recall/{kind}"] = _share(flat_flags[true == k])
     pos = np.concatenate([p.reshape(-1) for p in position])
     for p, name in ((0, "onset"), (1, "second"), (2, "later")):
-        res[f"recall/{name}"] = float(flat_flags[(true > 0) & (pos == p)].mean())
-    res["fp_per_1000_normal"] = float(1000 * flat_flags[true == 0].mean())
+        res[f"recall/{name}"] = _share(flat_flags[(true > 0) & (pos == p)])
+    res["fp_per_1000_normal"] = 1000 * _share(flat_flags[true == 0])
     return res
+
+
+def _share(flags: np.ndarray) -> float:
+    """Fraction of True in `flags`; NaN when empty (a fault kind absent from the split)."""
+    return float(flags.mean()) if flags.size else float("nan")
 
 
 def _position_in_fault(cls: np.ndarray) -> np.ndarray:
@@ -161,14 +165,15 @@ def _position_in_fault(cls: np.ndarray) -> np.ndarray:
     return pos
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> list[dict[str, float]]:
+    """Fit and score once per seed; print the table; return the per-seed rows."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--json", type=Path, help="also write the per-seed results here")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides of conf/train.yaml")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     logging.getLogger("lightning").setLevel(logging.ERROR)
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
@@ -178,11 +183,12 @@ def main() -> None:
         for seed in args.seeds:
             out_dir = Path(tmp) / f"seed{seed}"
             cfg = compose_config([*args.overrides, f"seed={seed}"], out_dir)
-            model, fit_s, best_epoch = fit(cfg, seed, out_dir)
-            traces = Path(cfg.data.traces_dir)
+            torch.set_num_threads(int(cfg.threads))
+            splits = ensure_traces(cfg, Path(tmp))  # generated at most once for all seeds
+            model, fit_s, best_epoch = fit(cfg, seed, splits, out_dir)
             with torch.inference_mode():
-                row = evaluate(model, traces / "test")
-                val = evaluate(model, traces / "val")
+                row = evaluate(model, splits["test"])
+                val = evaluate(model, splits["val"])
             row.update({f"val/{k}": v for k, v in val.items() if k != "threshold"})
             row["fit_s"] = fit_s
             row["best_epoch"] = best_epoch
@@ -195,7 +201,8 @@ def main() -> None:
         values = np.array([r[k] for r in rows])
         print(f"  {k:28s} {values.mean():8.3f} ± {values.std():.3f}")
     if args.json:
-        args.json.write_text(json.dumps(rows, indent=1))
+        write_json_atomic(args.json, rows)
+    return rows
 
 
 if __name__ == "__main__":

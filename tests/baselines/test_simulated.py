@@ -10,18 +10,16 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-pytest.importorskip("pregan.simulation.simulator")
-
-from pregan.data.episodes import episode_name, save_episode, write_manifest  # noqa: E402
-from pregan.models.interfaces import FitContext  # noqa: E402
-from pregan.models.recovery.baselines.cmodlb import CMODLBMethod  # noqa: E402
-from pregan.models.recovery.baselines.dftm import DFTMMethod  # noqa: E402
-from pregan.models.recovery.baselines.eclb import ECLBMethod  # noqa: E402
-from pregan.models.recovery.baselines.none import NoneMethod  # noqa: E402
-from pregan.models.recovery.baselines.oracle import OracleMethod  # noqa: E402
-from pregan.models.recovery.baselines.pcft import PCFTMethod  # noqa: E402
-from pregan.simulation.least_full import LeastFullScheduler  # noqa: E402
-from pregan.simulation.simulator import Simulator  # noqa: E402
+from pregan.data.episodes import episode_name, save_episode, write_manifest
+from pregan.models.interfaces import FitContext
+from pregan.models.recovery.baselines.cmodlb import CMODLBMethod
+from pregan.models.recovery.baselines.dftm import DFTMMethod
+from pregan.models.recovery.baselines.eclb import ECLBMethod
+from pregan.models.recovery.baselines.none import NoneMethod
+from pregan.models.recovery.baselines.oracle import OracleMethod
+from pregan.models.recovery.baselines.pcft import PCFTMethod
+from pregan.simulation.least_full import LeastFullScheduler
+from pregan.simulation.simulator import Simulator
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 ONSET, SEED, WITHIN = 8, 1, 4

@@ -1,4 +1,9 @@
-"""Optuna's own scale-out: several worker processes share one study through its RDB storage."""
+"""Optuna's own scale-out: several worker processes share one study through its RDB storage.
+
+Each worker's first trial waits at a file barrier until the other worker is inside a trial
+too, so both workers run trials whatever the machine's load (no sleep decides it); a worker
+that never arrives fails the test after a minute instead of hanging it.
+"""
 
 from __future__ import annotations
 
@@ -14,13 +19,24 @@ from optuna.trial import TrialState
 
 WORKER = """
 import json, sys, time
+from pathlib import Path
 from hydra import compose, initialize_config_dir
 from pregan.tuning.search import run_search
 
 conf, overrides = sys.argv[1], json.loads(sys.argv[2])
+barrier, worker = Path(sys.argv[3]), sys.argv[4]
+waited = False
 
 def objective(cfg):
-    time.sleep(0.3)  # long enough for the two workers' trials to interleave
+    global waited
+    if not waited:  # first trial: wait until every worker is inside one
+        (barrier / f"worker{worker}").touch()
+        deadline = time.monotonic() + 60.0
+        while len(list(barrier.glob("worker*"))) < 2:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"worker {worker}: the other worker never started a trial")
+            time.sleep(0.01)
+        waited = True
     return {"val/f1": -abs(cfg.model.lr - 0.01) - abs(cfg.model.window - 5)}
 
 def trial_config(o):
@@ -35,6 +51,8 @@ def test_two_workers_share_one_study(
     search_kit: dict[str, Any], toy_conf: Path, tmp_path: Path
 ) -> None:
     storage = f"sqlite:///{tmp_path}/shared.db"
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
     n_trials = 6
     procs = []
     for worker in (0, 1):
@@ -50,7 +68,15 @@ def test_two_workers_share_one_study(
         ]
         procs.append(
             subprocess.Popen(
-                [sys.executable, "-c", WORKER, str(toy_conf), json.dumps(overrides)],
+                [
+                    sys.executable,
+                    "-c",
+                    WORKER,
+                    str(toy_conf),
+                    json.dumps(overrides),
+                    str(barrier),
+                    str(worker),
+                ],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 text=True,

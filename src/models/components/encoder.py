@@ -2,15 +2,26 @@
 
 The encoder reads a window of W intervals for N entities (hosts, or one machine for SMD) with
 F features each, and gives every entity a latent vector that the heads turn into a fault
-verdict, a prototype embedding and per-dimension diagnosis scores. Three views are combined,
-as in the original:
+verdict, a prototype embedding and per-dimension diagnosis scores. It keeps the original's
+three views (a GRU, graph attention over a star graph, self-attention) but arranges them
+differently, because its network is not the original's:
 
-- a GRU over time per entity (how the metrics move);
-- a graph-attention layer over the feature graph, the original's star graph that links every
-  feature node to one extra hub node (how the features relate within the window);
+- a GRU over time, run per entity over its W steps of F features (how the metrics move);
+  the original runs its GRU over the 48 feature columns (16 hosts x 3 metrics);
+- a graph-attention layer over a star graph per entity, its F feature nodes each linked to
+  one extra hub node (how the features relate within the window); the original builds one
+  star graph over the features of all hosts together;
 - multi-head self-attention across the N entities, so each host is read in the context of
   the whole cluster (an overloaded host stands out against a cluster-wide load surge; with
-  N = 1 it reduces to a learned projection).
+  N = 1 it reduces to a learned projection); the original attends over the window steps.
+
+Two layers are additions of ours: a fuse layer that brings the GRU state and the GAT output
+to one width for the attention, and a residual connection with a LayerNorm around the
+self-attention (the usual Transformer arrangement; not measured against its absence). Why
+the arrangement differs: weights shared over entities make the encoder's size independent
+of the host count (the original's input layer is sized for its hard-coded 16 hosts x 3
+metrics), the same network reads SMD's single machine, and attention across hosts judges a
+host against its peers. README "Deviations from the original" lists this.
 
 The GAT is plain PyTorch specialised to the star graph (StarGAT). It equals torch-geometric's
 GATConv on the same graph to float32 rounding (tests/models/test_encoder.py checks this) and,
@@ -68,7 +79,8 @@ class StarGAT(nn.Module):
 
 
 class FPEEncoder(nn.Module):
-    """GRU + star-graph GAT + cross-entity self-attention -> per-entity latent.
+    """Per-entity GRU + per-entity star-graph GAT, fused, then self-attention across
+    entities with a residual LayerNorm -> per-entity latent.
 
     Args:
         n_features: F, features per entity (4 resources for hosts, 38 for SMD).

@@ -1,0 +1,107 @@
+"""Every script in benchmarks/ runs end to end from its command line on a tiny configuration.
+
+The scripts are run as a user runs them (`python benchmarks/<name>.py ...`, in a fresh
+process, from an empty working folder), so an import that moved, a renamed function or a
+changed config breaks a test instead of the next person who wants a figure. A new script
+fails `test_every_benchmark_has_a_smoke_test` until it gets its tiny arguments here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+BENCHMARKS = REPO_ROOT / "benchmarks"
+
+# The tiniest arguments of each script's command line that still run every part of it.
+TINY_ARGS: dict[str, list[str]] = {
+    "bench_baselines.py": ["--hosts", "4", "--intervals", "6", "--repeats", "1"],
+    "bench_classifier.py": [
+        "--hosts",
+        "4",
+        "--batch-size",
+        "8",
+        "--steps",
+        "1",
+        "--ref-steps",
+        "1",
+    ],
+    "bench_pregan.py": ["--hosts", "4", "--repeats", "2"],
+    "bench_simulator.py": ["--hosts", "4", "--intervals", "5"],
+    "eval_classifier.py": ["debug=tiny", "model.classifier.trainer.max_epochs=2", "--seeds", "0"],
+}
+
+
+def run_script(name: str, args: list[str], cwd: Path) -> str:
+    """Run benchmarks/<name> with args in a fresh interpreter; return its stdout, or fail
+    with its stderr."""
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.run(
+        [sys.executable, str(BENCHMARKS / name), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, f"{name} {' '.join(args)} exited {proc.returncode}:\n{proc.stderr}"
+    assert proc.stdout.strip(), f"{name} printed nothing"
+    return proc.stdout
+
+
+def test_every_benchmark_has_a_smoke_test() -> None:
+    scripts = sorted(p.name for p in BENCHMARKS.glob("*.py"))
+    assert scripts, f"no scripts found in {BENCHMARKS}"
+    missing = [s for s in scripts if s not in TINY_ARGS]
+    assert not missing, f"benchmarks without a smoke test (add them to TINY_ARGS): {missing}"
+    stale = [s for s in TINY_ARGS if s not in scripts]
+    assert not stale, f"smoke tests for scripts that no longer exist: {stale}"
+
+
+def test_bench_simulator_runs(tmp_path: Path) -> None:
+    out = run_script("bench_simulator.py", TINY_ARGS["bench_simulator.py"], tmp_path)
+    assert "4" in out and "ms" in out, out
+
+
+def test_bench_pregan_runs(tmp_path: Path) -> None:
+    out = run_script("bench_pregan.py", TINY_ARGS["bench_pregan.py"], tmp_path)
+    assert "4" in out and "ms" in out, out
+
+
+def test_bench_baselines_times_every_policy(tmp_path: Path) -> None:
+    out = run_script("bench_baselines.py", TINY_ARGS["bench_baselines.py"], tmp_path)
+    rows = [line.split() for line in out.splitlines()[1:] if line.strip()]
+    methods = {row[1] for row in rows if row[0] == "4"}
+    assert methods == {"pcft", "dftm", "eclb", "cmodlb", "none", "oracle"}, out
+    assert all(float(row[2]) >= 0 for row in rows), out
+
+
+def test_bench_classifier_runs_the_shipped_classifier(tmp_path: Path) -> None:
+    """By default it measures the shipped classifier (its input features), not a variant."""
+    out = run_script("bench_classifier.py", TINY_ARGS["bench_classifier.py"], tmp_path)
+    rows = json.loads(out[out.index("[") :])
+    assert [row["hosts"] for row in rows] == [4]
+    shipped = OmegaConf.load(REPO_ROOT / "conf" / "classifier" / "fpe.yaml").input_features
+    assert rows[0]["features"] == "+".join(shipped)
+    for key in ("train_windows_per_s", "ref_f64_bs1_train_windows_per_s", "decision_ms"):
+        assert rows[0][key] > 0, key
+
+
+def test_eval_classifier_fits_and_scores_both_splits(tmp_path: Path) -> None:
+    result = tmp_path / "rows.json"
+    args = [*TINY_ARGS["eval_classifier.py"], "--json", str(result)]
+    out = run_script("eval_classifier.py", args, tmp_path)
+    assert "test split, 1 seeds" in out, out
+    rows = json.loads(result.read_text())
+    assert [row["seed"] for row in rows] == [0]
+    row = rows[0]
+    for key in ("f1", "val/f1", "roc_auc", "class_accuracy", "hitrate_100"):
+        assert 0.0 <= row[key] <= 1.0, (key, row[key])
+    assert row["best_epoch"] in (-1, 0, 1), row["best_epoch"]  # 0-based, 2 epochs at most
+    assert row["fit_s"] > 0
