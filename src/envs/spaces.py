@@ -1,0 +1,143 @@
+"""Observation and action encoding of the edge-recovery environment, as pure functions.
+
+The environment, the vector environment and the PPO method's test-time policy all turn a
+simulator `Observation` plus the scheduler's proposal into the same dict of arrays and an
+action back into a placement through these functions, so training and serving see one
+encoding (train/serve parity by construction).
+
+Observation (`observation_space(spec, window)`), H hosts, C slots, D metrics, W window:
+
+| key | shape | dtype | bounds | meaning |
+|---|---|---|---|---|
+| metrics | (W, H, D) | float32 | [0, 1] | last W monitored intervals, zeros before the first |
+| host_up | (H,) | int8 | {0, 1} | heartbeat: 0 while a host is crashed |
+| host_free | (H, 3) | float32 | [-1, 1] | free MIPS, RAM, disk over the host's capacity |
+| placement | (C,) | int64 | [-1, H-1] | current host of each slot, -1 none |
+| proposal | (C,) | int64 | [-1, H-1] | the scheduler's placement for this interval |
+| slot_demand | (C, 3) | float32 | [0, 1] | base MIPS, RAM, disk over the largest host's |
+| time | (1,) | float32 | [0, 1] | t / n_intervals |
+| action_mask | (C, H+1) | int8 | {0, 1} | 1 where the action is allowed |
+
+Action (`action_space(spec)`): `MultiDiscrete([H + 1] * C)`. For slot c, 0 keeps the
+scheduler's proposal (for a placed container: stay), h + 1 requests host h. The mask allows
+h + 1 only for an active slot, an up host other than the slot's current host and its
+proposal, with room for the container's base MIPS, RAM and disk in the free capacity the
+interval starts with. A masked action taken anyway is handed to the engine, which enacts
+only moves that fit (the container then stays), exactly as for any study method.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from gymnasium import spaces
+
+from pregan.simulation.interfaces import ClusterSpec, Observation
+
+N_RESOURCES = 3  # MIPS, RAM, disk: what placement feasibility checks
+
+
+class InexpressiblePlacementError(ValueError):
+    """A placement the action encoding cannot express; names the slot."""
+
+
+def observation_space(spec: ClusterSpec, window: int) -> spaces.Dict:
+    """The Dict observation space of a cluster (see the module docstring for the keys)."""
+    H, C, D = spec.n_hosts, spec.n_slots, len(spec.metrics)
+    return spaces.Dict(
+        {
+            "metrics": spaces.Box(0.0, 1.0, (window, H, D), np.float32),
+            "host_up": spaces.MultiBinary(H),
+            "host_free": spaces.Box(-1.0, 1.0, (H, N_RESOURCES), np.float32),
+            "placement": spaces.Box(-1, H - 1, (C,), np.int64),
+            "proposal": spaces.Box(-1, H - 1, (C,), np.int64),
+            "slot_demand": spaces.Box(0.0, 1.0, (C, N_RESOURCES), np.float32),
+            "time": spaces.Box(0.0, 1.0, (1,), np.float32),
+            "action_mask": spaces.MultiBinary((C, H + 1)),
+        }
+    )
+
+
+def action_space(spec: ClusterSpec) -> spaces.MultiDiscrete:
+    """One choice per slot: 0 keep the proposal, h + 1 request host h."""
+    return spaces.MultiDiscrete(np.full(spec.n_slots, spec.n_hosts + 1, dtype=np.int64))
+
+
+def _capacity(spec: ClusterSpec) -> np.ndarray:
+    """(H, 3) MIPS, RAM MB, disk MB of each host."""
+    return np.stack([spec.host_ips, spec.host_ram_mb, spec.host_disk_mb], axis=-1).astype(
+        np.float64
+    )
+
+
+def action_mask(obs: Observation, proposal: np.ndarray) -> np.ndarray:
+    """(C, H + 1) int8: 1 where a slot's action is allowed (column 0, keep, always is)."""
+    H = obs.spec.n_hosts
+    free = np.stack([obs.host_free_mips, obs.host_free_ram_mb, obs.host_free_disk_mb], axis=-1)
+    need = np.stack([obs.container_mips, obs.container_ram_mb, obs.container_disk_mb], axis=-1)
+    fits = (free[None, :, :] >= need[:, None, :]).all(axis=-1)  # (C, H)
+    hosts = np.arange(H)[None, :]
+    ok = (
+        fits
+        & obs.active[:, None]
+        & obs.host_up[None, :]
+        & (hosts != obs.placement[:, None])
+        & (hosts != np.asarray(proposal)[:, None])
+    )  # (C, H)
+    mask = np.ones((obs.spec.n_slots, H + 1), dtype=np.int8)
+    mask[:, 1:] = ok
+    return mask
+
+
+def metrics_window(history: np.ndarray, window: int) -> np.ndarray:
+    """(W, H, D) float32: the last `window` rows of a (t, H, D) history, zeros before it."""
+    out = np.zeros((window, *history.shape[1:]), dtype=np.float32)
+    n = min(window, history.shape[0])
+    if n:
+        out[window - n :] = history[history.shape[0] - n :]
+    return out
+
+
+def encode_observation(
+    obs: Observation, proposal: np.ndarray, window: int, n_intervals: int
+) -> dict[str, np.ndarray]:
+    """The Dict observation of interval obs.t given the scheduler's (C,) proposal."""
+    cap = _capacity(obs.spec)  # (H, 3)
+    free = np.stack([obs.host_free_mips, obs.host_free_ram_mb, obs.host_free_disk_mb], axis=-1)
+    need = np.stack([obs.container_mips, obs.container_ram_mb, obs.container_disk_mb], axis=-1)
+    return {
+        "metrics": metrics_window(obs.host_metrics, window),
+        "host_up": obs.host_up.astype(np.int8),
+        "host_free": np.clip(free / cap, -1.0, 1.0).astype(np.float32),
+        "placement": obs.placement.astype(np.int64),
+        "proposal": np.asarray(proposal, dtype=np.int64).copy(),
+        "slot_demand": np.clip(need / cap.max(axis=0), 0.0, 1.0).astype(np.float32),
+        "time": np.array([min(obs.t / n_intervals, 1.0)], dtype=np.float32),
+        "action_mask": action_mask(obs, proposal),
+    }
+
+
+def decode_action(action: np.ndarray, proposal: np.ndarray) -> np.ndarray:
+    """(C,) int64 placement requested by a (C,) action: 0 keeps the proposal, h + 1 is h."""
+    action = np.asarray(action, dtype=np.int64)
+    return np.where(action == 0, np.asarray(proposal, dtype=np.int64), action - 1)
+
+
+def encode_placement(placement: np.ndarray, proposal: np.ndarray, obs: Observation) -> np.ndarray:
+    """The (C,) action whose decoded placement the engine enacts exactly as `placement`.
+
+    -1 for a placed container means "stay" to the engine, so it becomes its current host;
+    a policy that leaves unplaced a new container the scheduler did place cannot be
+    expressed (no method of the study does that) and raises.
+    """
+    placement = np.asarray(placement, dtype=np.int64)
+    proposal = np.asarray(proposal, dtype=np.int64)
+    target = np.where(placement < 0, obs.placement, placement)  # (C,) -1 -> stay
+    same = ~obs.active | (placement == proposal) | (target == proposal)
+    bad = ~same & (target < 0)
+    if bad.any():
+        c = int(np.flatnonzero(bad)[0])
+        raise InexpressiblePlacementError(
+            f"slot {c}: placement -1 for an unplaced container the scheduler put on host "
+            f"{int(proposal[c])}; the action space cannot leave it waiting"
+        )
+    return np.where(same, 0, target + 1)
