@@ -34,6 +34,7 @@ TINY_ARGS: dict[str, list[str]] = {
     ],
     "bench_pregan.py": ["--hosts", "4", "--repeats", "2"],
     "bench_simulator.py": ["--hosts", "4", "--intervals", "5"],
+    "bench_env.py": ["--hosts", "4", "--envs", "2", "--steps", "3"],
     "eval_classifier.py": ["debug=tiny", "model.classifier.trainer.max_epochs=2", "--seeds", "0"],
 }
 
@@ -67,6 +68,13 @@ def test_every_benchmark_has_a_smoke_test() -> None:
 def test_bench_simulator_runs(tmp_path: Path) -> None:
     out = run_script("bench_simulator.py", TINY_ARGS["bench_simulator.py"], tmp_path)
     assert "4" in out and "ms" in out, out
+
+
+def test_bench_env_reports_single_vector_and_engine_rates(tmp_path: Path) -> None:
+    out = run_script("bench_env.py", TINY_ARGS["bench_env.py"], tmp_path)
+    assert "hosts=4 envs=2" in out, out
+    for row in ("single env", "vector env", "batched engine"):
+        assert row in out and "/s" in out, out
 
 
 def test_bench_pregan_runs(tmp_path: Path) -> None:
