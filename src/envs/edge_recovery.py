@@ -58,7 +58,8 @@ class EdgeRecoveryEnv(gym.Env):
     env_cfg: the env group (window, reward); default `cfg.env` or conf/env/default.yaml.
     seeds: episode seeds `reset()` draws from (e.g. the training seeds); None: `reset(seed=s)`
     runs simulator episode s and `reset()` draws any seed. `options={"episode_seed": s}`
-    always runs episode s.
+    always runs episode s. bank_cache: workload banks by seed, shared between environments
+    of one config (the vector environment passes one dict to all of its environments).
     """
 
     metadata = {"render_modes": []}
@@ -69,6 +70,7 @@ class EdgeRecoveryEnv(gym.Env):
         overrides: Sequence[str] = (),
         env_cfg: Any = None,
         seeds: Sequence[int] | None = None,
+        bank_cache: dict[int, WorkloadBank] | None = None,
     ) -> None:
         self.cfg = load_config(overrides) if cfg is None else cfg
         check_study_groups(self.cfg)
@@ -83,7 +85,7 @@ class EdgeRecoveryEnv(gym.Env):
         # of an episode seed is built once and reused, read-only, by later episodes of it.
         self._sim_cfg = simulation_from_dictconfig(self.cfg.simulation)
         self._faults_cfg = faults_from_dictconfig(self.cfg.faults, self._sim_cfg.n_hosts)
-        self._banks: dict[int, WorkloadBank] = {}
+        self._banks: dict[int, WorkloadBank] = {} if bank_cache is None else bank_cache
         probe = self._simulator(0)
         self.cluster = probe.spec
         self.n_intervals = probe.n_intervals

@@ -40,11 +40,16 @@ class EdgeRecoveryVectorEnv(VectorEnv):
         overrides: Sequence[str] = (),
         env_cfg: Any = None,
         seeds: Sequence[int] | None = None,
+        bank_cache: dict | None = None,
     ) -> None:
         if num_envs < 1:
             raise ValueError(f"EdgeRecoveryVectorEnv: num_envs must be >= 1, got {num_envs}")
         cfg = load_config(overrides) if cfg is None else cfg
-        self.envs = [EdgeRecoveryEnv(cfg, env_cfg=env_cfg, seeds=seeds) for _ in range(num_envs)]
+        banks = {} if bank_cache is None else bank_cache  # one bank per seed, shared by all
+        self.envs = [
+            EdgeRecoveryEnv(cfg, env_cfg=env_cfg, seeds=seeds, bank_cache=banks)
+            for _ in range(num_envs)
+        ]
         self.num_envs = num_envs
         first = self.envs[0]
         self.single_observation_space = first.observation_space
