@@ -31,24 +31,28 @@ class ArrivalStream:
         return int(self.creation.shape[0])
 
 
-def arrival_rate(cfg: SimulationConfig, bank: WorkloadBank, total_mips: float) -> float:
+def arrival_rate(cfg: SimulationConfig, bank: WorkloadBank, host_mips: np.ndarray) -> float:
     """Mean arrivals per interval that offer `cfg.load` of the cluster's capacity.
 
-    A container holds a slot for its service time at base demand, S = work_sla_factor x
-    the mean SLA (intervals; bursting only shortens it), and asks for the bank's mean base
-    MIPS meanwhile. The capacity is the tighter of the C slots and the hosts' MIPS, so
-    rate = load x min(C / S, total_mips / (mean_mips x S)): at load < 1 neither the slots
-    nor the CPUs are oversubscribed on average and the queue stays bounded.
+    Capacity is the tighter of two throughputs: the C slots, each freed after a container's
+    fastest service time (its work at the highest speed it can reach alone on a host: its
+    base demand times the least of burst_factor, its provisioned maximum and the mean host's
+    MIPS over its demand), and the hosts' MIPS (`host_mips` (H,)), which must supply every
+    container's work (the bank's mean base MIPS over work_sla_factor x the mean SLA
+    intervals). At load < 1 neither is oversubscribed on average and the queue stays bounded.
     """
-    service = cfg.work_sla_factor * cfg.sla_intervals.mean  # intervals
-    mean_mips = float(bank.cpu_mips.mean())
-    per_slot = cfg.slots / service
-    per_mips = total_mips / (max(mean_mips, 1e-9) * service)
+    base_service = cfg.work_sla_factor * cfg.sla_intervals.mean  # intervals at base demand
+    mips = np.maximum(bank.cpu_mips.mean(axis=1).astype(np.float64), 1e-9)  # (N,) per trace
+    speed = np.minimum.reduce(
+        [np.full_like(mips, cfg.burst_factor), bank.cpu_max_mips / mips, host_mips.mean() / mips]
+    )  # (N,) fastest speed-up over base demand
+    per_slot = cfg.slots / float(np.mean(base_service / np.maximum(speed, 1.0)))
+    per_mips = float(host_mips.sum()) / (float(mips.mean()) * base_service)
     return float(cfg.load) * min(per_slot, per_mips)
 
 
 def arrivals_per_interval(
-    cfg: SimulationConfig, bank: WorkloadBank, total_mips: float, rng: np.random.Generator
+    cfg: SimulationConfig, bank: WorkloadBank, host_mips: np.ndarray, rng: np.random.Generator
 ) -> np.ndarray:
     """(T,) counts: Poisson at `arrival_rate` when `cfg.load` is set, else the original's
     draws: per interval floor(s) + Bernoulli(frac s) draws of max(1, int(N(1, 1.5))), which
@@ -56,7 +60,7 @@ def arrivals_per_interval(
     """
     T = cfg.n_intervals
     if cfg.load is not None:
-        return rng.poisson(arrival_rate(cfg, bank, total_mips), T).astype(np.int64)
+        return rng.poisson(arrival_rate(cfg, bank, host_mips), T).astype(np.int64)
     s = cfg.scale
     draws = np.floor(s).astype(np.int64) + (rng.random(T) < s - np.floor(s))  # (T,)
     sizes = np.maximum(
@@ -67,9 +71,9 @@ def arrivals_per_interval(
 
 
 def draw_arrivals(
-    cfg: SimulationConfig, bank: WorkloadBank, total_mips: float, rng: np.random.Generator
+    cfg: SimulationConfig, bank: WorkloadBank, host_mips: np.ndarray, rng: np.random.Generator
 ) -> ArrivalStream:
-    counts = arrivals_per_interval(cfg, bank, total_mips, rng)  # (T,)
+    counts = arrivals_per_interval(cfg, bank, host_mips, rng)  # (T,)
     A = int(counts.sum())
     creation = np.repeat(np.arange(cfg.n_intervals), counts)  # (A,)
     trace = rng.integers(0, bank.n_traces, A)

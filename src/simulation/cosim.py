@@ -119,7 +119,7 @@ class Cosimulation:
         rate = np.zeros(cand.shape)
         for k in range(horizon):
             fx = self.estimate.effects(k, self._down_now)
-            res = engine.step(self._ctx, state, cand, self.t + k, fx)
+            res = engine.step(self._ctx, state, cand, self.t + k, fx, monitor=False)
             energy += res.energy_j
             sla += res.sla_violations
             migrations += res.migrations

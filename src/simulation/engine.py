@@ -181,9 +181,15 @@ def evict_crashed(state: SlotState, down: np.ndarray) -> None:
 
 
 def step(
-    ctx: EngineContext, state: SlotState, target: np.ndarray, t: int, fx: FaultEffects
+    ctx: EngineContext,
+    state: SlotState,
+    target: np.ndarray,
+    t: int,
+    fx: FaultEffects,
+    monitor: bool = True,
 ) -> StepResult:
-    """Execute interval t for every batch row; updates `state` in place."""
+    """Execute interval t for every batch row; updates `state` in place. `monitor=False`
+    (co-simulation) skips the monitored metrics and their truth (util and driven are empty)."""
     hosts, span_s, sd, ef = ctx.hosts, ctx.interval_s, ctx.slowdown, ctx.effects
     B, C = state.active.shape
     H = hosts.n_hosts
@@ -282,12 +288,19 @@ def step(
     response = np.where(done, finish_s - state.start_s, 0.0)
     late = done & (finish_s > state.deadline_s)
 
-    util, fault = _monitor(ctx, host, dem, rate, busy_s, fx, swapped, swapped_own, softirq,
-                           in_mb, out_mb, own_ram, resident)  # fmt: skip
-    util[:, fx.down] = 0.0
-    driven = fault >= ef.truth_min
-    driven[:, fx.down] = True
-    busy_cpu = np.clip(util[..., 0] + softirq - ctx.idle_cpu, 0.0, 1.0)  # cpu is column 0
+    if monitor:
+        util, fault = _monitor(ctx, host, dem, rate, busy_s, fx, swapped, swapped_own, softirq,
+                               in_mb, out_mb, own_ram, resident)  # fmt: skip
+        util[:, fx.down] = 0.0
+        driven = fault >= ef.truth_min
+        driven[:, fx.down] = True
+        cpu = util[..., 0]  # cpu is always column 0
+    else:
+        util = driven = np.zeros((B, H, 0))
+        work = host_sums((rate * busy_s)[None], host, H)[0]  # (B, H) MI
+        cpu = np.clip(work / (hosts.ips * span_s) + fx.cpu_hog + ctx.idle_cpu, 0.0, 1.0)
+        cpu[:, fx.down] = 0.0
+    busy_cpu = np.clip(cpu + softirq - ctx.idle_cpu, 0.0, 1.0)
     watts = np.where(fx.down, 0.0, power_w(hosts.power_w, busy_cpu))  # (B, H)
 
     unplaced = (state.active & ~placed).sum(axis=1)

@@ -58,9 +58,7 @@ class Simulator:
             metric_idx=np.array([METRICS.index(m) for m in sim_cfg.metrics], dtype=np.int64),
         )
         T, H, C, D = sim_cfg.n_intervals, hosts.n_hosts, sim_cfg.slots, len(sim_cfg.metrics)
-        self._arrivals = draw_arrivals(
-            sim_cfg, bank, float(hosts.ips.sum()), np.random.default_rng(arrival_ss)
-        )
+        self._arrivals = draw_arrivals(sim_cfg, bank, hosts.ips, np.random.default_rng(arrival_ss))
         self._faults = draw_faults(faults_cfg, H, T, np.random.default_rng(fault_ss))
         self._noise = np.random.default_rng(noise_ss)
         self._fx_cache: dict[int, FaultEffects] = {}

@@ -144,3 +144,19 @@ def test_simulator_rejects_bad_placement(sim_factory) -> None:
         sim.step([9, 0, 0, 0])
     with pytest.raises(ValueError, match="shape"):
         sim.step([0, 0])
+
+
+def test_the_originals_figures_stay_one_override_away(cfg_factory) -> None:
+    """conf/simulation/original.yaml: its unit-less 5000 network as MB/s (40,000 Mb/s), the
+    disk multipliers applied, its three metrics and its overloaded arrival draws."""
+    from pathlib import Path
+
+    from pregan.simulation.hosts import build_hosts
+
+    conf = Path(__file__).resolve().parents[2] / "conf" / "simulation" / "original.yaml"
+    sim = simulation_from_dictconfig(OmegaConf.load(conf))
+    hosts = build_hosts(sim)
+    assert hosts.net_up[0] == pytest.approx(5000.0)  # MB/s, as the original's code used it
+    assert hosts.disk_read_mb_s[0] == pytest.approx(13.42 * 5)
+    assert hosts.disk_write_mb_s[0] == pytest.approx(1.011 * 10)
+    assert sim.metrics == ["cpu", "ram", "disk"] and sim.load is None
