@@ -3,7 +3,7 @@
 `PolicyAgent(policy)` drives `EdgeRecoveryEnv` with a `RecoveryPolicy` (PreGAN, evacuate,
 planner, threshold, the baselines, none, oracle) exactly as the evaluation runner does: the
 policy sees the full simulator `Observation` and the scheduler's proposal, the oracle alone
-is handed the truth, a co-simulating policy is handed the simulator's `cosimulator`, and
+(and its planner the true faults) is handed the truth, a co-simulating policy is handed the simulator's `cosimulator`, and
 its placement is encoded as the action whose decoding the engine enacts identically. So an
 episode through the environment gives the same QoS as `run_recovery_episode` on that seed.
 """
@@ -33,6 +33,8 @@ class PolicyAgent:
         self.policy.reset(sim.spec)
         if (attach_truth := getattr(self.policy, "attach_ground_truth", None)) is not None:
             attach_truth(sim.fault_class_now)
+        if (attach_faults := getattr(self.policy, "attach_true_faults", None)) is not None:
+            attach_faults(sim.true_faults)  # the oracle's planner co-simulates the true faults
         if (attach_cosim := getattr(self.policy, "attach_cosimulator", None)) is not None:
             attach_cosim(sim.cosimulator)
 

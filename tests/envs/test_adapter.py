@@ -16,8 +16,13 @@ from pregan.envs.edge_recovery import EdgeRecoveryEnv
 from pregan.evaluation.runner import run_recovery_episode
 from pregan.models.interfaces import FitContext
 
-FAST = ["none", "oracle", "threshold", "pcft", "dftm", "eclb", "cmodlb"]
-LEARNED = ["evacuate", "pregan"]  # classifier (and GAN) fitted on the tiny traces
+CONF_MODEL = Path(__file__).resolve().parents[2] / "conf" / "model"
+# Every method of the study (read from conf/model, so a new one is covered): those that fit a
+# classifier (and a GAN) on the tiny traces run in the slow test; ppo has its own test.
+LEARNED = ["evacuate", "pregan", "pregan_online"]
+METHODS = sorted(p.stem for p in CONF_MODEL.glob("*.yaml"))
+FAST = [m for m in METHODS if m not in LEARNED and m != "ppo"]
+LEARNED = [m for m in LEARNED if m in METHODS]
 SEEDS = [200, 201]
 
 
