@@ -75,6 +75,7 @@ class PPOMethod:
         ent_coef: float = 0.01,
         net_arch: list[int] | None = None,
         eval_every: int = 5000,
+        keep_bias: float = 0.0,
         progress_bar: bool = True,
     ) -> None:
         for field, value in {
@@ -102,6 +103,7 @@ class PPOMethod:
         self.ent_coef = float(ent_coef)
         self.net_arch = list(net_arch) if net_arch is not None else [128, 128]
         self.eval_every, self.progress_bar = int(eval_every), bool(progress_bar)
+        self.keep_bias = float(keep_bias)
         self._policy: PPOPolicy | None = None
         self._artifacts: dict[str, Path] = {}
 
@@ -136,6 +138,12 @@ class PPOMethod:
             device="cpu",
             verbose=0,
         )
+        if self.keep_bias:
+            # Prior "keep the scheduler's proposal": a masked uniform start moves almost every
+            # container every interval, which the scheduler alone never does.
+            n_slots, n_choices = vec.action_space.nvec.size, int(vec.action_space.nvec[0])
+            with torch.no_grad():
+                model.policy.action_net.bias.view(n_slots, n_choices)[:, 0] += self.keep_bias
         loggers = list(ctx.loggers or [])
         best: dict[str, Any] = {"val_return": -np.inf, "step": 0, "state": None}
         curve: list[tuple[int, float, float]] = []  # (step, train return, val return)
