@@ -85,3 +85,46 @@ def test_test_episodes_follow_the_run_seed_and_stay_unseen(tmp_path: Path, make_
         cfg.data.test_seeds = [0]
     with pytest.raises(ConfigError, match="data.val_seeds and data.test_seeds overlap"):
         validate_config(cfg)
+
+
+class _Interrupt(Exception):
+    """Stands for a crash or Ctrl-C in the middle of training."""
+
+
+def _interrupt_at(epoch: int):
+    import lightning as L
+
+    class InterruptAt(L.Callback):
+        def on_train_batch_start(self, trainer, *args) -> None:
+            if trainer.current_epoch == epoch:
+                raise _Interrupt(f"interrupted in epoch {epoch}")
+
+    return InterruptAt()
+
+
+def test_interrupted_run_resumes_to_the_same_metrics(tmp_path: Path, monkeypatch, make_cfg) -> None:
+    """Kill the classifier's fit in its 4th epoch, rerun in the same folder: it resumes from
+    last.ckpt (the last epoch, early stopping's counter, the random state) and ends with the
+    metrics of an uninterrupted run of the same seed, at every epoch and on the test episodes."""
+    import torch
+
+    import pregan.models.recovery.pregan as pregan_mod
+
+    overrides = ["debug=tiny", "model=pregan", "model.classifier.trainer.max_epochs=5"]
+    straight = run_experiment(make_cfg(overrides, tmp_path / "straight"))
+
+    cfg = make_cfg(overrides, tmp_path / "resumed")
+    callbacks = pregan_mod._callbacks
+    with monkeypatch.context() as m:
+        m.setattr(pregan_mod, "_callbacks", lambda *a: [*callbacks(*a), _interrupt_at(3)])
+        with pytest.raises(_Interrupt):
+            run_experiment(cfg)
+    last = tmp_path / "resumed" / "run" / "checkpoints" / "classifier" / "last.ckpt"
+    assert torch.load(last, weights_only=True)["epoch"] == 2  # the last finished epoch
+    resumed = run_experiment(cfg)
+    timings = ("test/decision_ms", "test/peak_memory_mb")  # measurements of this process
+    assert {k: v for k, v in resumed.items() if k not in timings} == pytest.approx(
+        {k: v for k, v in straight.items() if k not in timings}, nan_ok=True, rel=0, abs=0
+    )
+    written = json.loads((tmp_path / "resumed" / "run" / "metrics.json").read_text())
+    assert written["status"] == "FINISHED"
