@@ -46,7 +46,9 @@ def resume_path(last: Path) -> str | None:
     try:
         ckpt = torch.load(last, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises OSError, RuntimeError, UnpicklingError, EOFError...
-        raise _unreadable(last, f"{type(exc).__name__}: {str(exc).splitlines()[0]}") from None
+        # torch's own message may advise weights_only=False: wrong here, so it is left out.
+        why = f"{type(exc).__name__}: truncated, or not a checkpoint file"
+        raise _unreadable(last, why) from None
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "loops" not in ckpt:
         raise _unreadable(last, "no 'state_dict' or 'loops' entry: not a Lightning checkpoint")
     log.info("resuming from %s (epoch %s)", last, ckpt.get("epoch"))

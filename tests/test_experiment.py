@@ -128,3 +128,97 @@ def test_interrupted_run_resumes_to_the_same_metrics(tmp_path: Path, monkeypatch
     )
     written = json.loads((tmp_path / "resumed" / "run" / "metrics.json").read_text())
     assert written["status"] == "FINISHED"
+
+
+@pytest.mark.parametrize("content", ["truncated", "text"])
+def test_an_unreadable_last_checkpoint_names_the_file_and_the_way_out(
+    tmp_path: Path, make_cfg, content: str
+) -> None:
+    import torch
+
+    from pregan.checkpoints import CheckpointError
+
+    last = tmp_path / "run" / "checkpoints" / "classifier" / "last.ckpt"
+    last.parent.mkdir(parents=True)
+    if content == "text":
+        last.write_text("not a checkpoint\n")
+    else:
+        torch.save({"state_dict": {"w": torch.zeros(1000)}, "loops": {}}, last)
+        last.write_bytes(last.read_bytes()[:300])  # a crash mid-write
+    cfg = make_cfg(["debug=tiny", "model=evacuate"], tmp_path)
+    with pytest.raises(CheckpointError) as err:
+        run_experiment(cfg)
+    message = str(err.value)
+    assert str(last) in message and "Delete it" in message and "fresh run folder" in message
+    assert "weights_only" not in message  # not PyTorch's advice to load it unsafely
+    written = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert written["status"] == "FAILED" and str(last) in written["error"]
+
+
+def test_progress_logs_lines_when_output_is_not_a_terminal(caplog) -> None:
+    import io
+    import logging
+
+    from pregan.console import Progress
+
+    caplog.set_level(logging.INFO, logger="pregan.console")
+    progress = Progress(4, "test episodes", every_s=0.0, stream=io.StringIO())
+    for _ in range(4):
+        progress.advance()
+    progress.close()
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines[0] == "test episodes: 4 steps"
+    assert any(line.startswith("test episodes: 2/4 (50 %)") for line in lines)
+    assert lines[-1].startswith("test episodes: done in")
+
+
+def test_summary_lists_headline_metrics_and_outputs() -> None:
+    from pregan.console import summary
+
+    text = summary(
+        "pregan seed 0: FINISHED",
+        {"test/sla_violation_rate": 34.39, "test/f1": 0.9176, "train/g_loss_epoch": 1.0},
+        {"metrics": Path("/r/metrics.json"), "checkpoints": None},
+    )
+    lines = text.splitlines()
+    assert lines[0] == "pregan seed 0: FINISHED"
+    assert any("SLA violations" in x and x.endswith("34.39 %") for x in lines)
+    assert any("detection F1" in x and x.endswith("0.9176") for x in lines)
+    assert any(x.endswith("/r/metrics.json") for x in lines)
+    assert not any("checkpoints" in x or "g_loss" in x for x in lines)  # absent: not listed
+
+
+def test_lightning_lines_are_printed_once_without_adverts() -> None:
+    import logging
+
+    import lightning  # noqa: F401 (installs its own handlers on import)
+
+    from pregan.console import quiet_lightning
+
+    quiet_lightning()
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+        logger = logging.getLogger(name)
+        assert logger.handlers == [] and logger.propagate  # only the root's (Hydra's) handlers
+    rank_zero = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    tip = logging.LogRecord(
+        rank_zero.name, logging.INFO, "", 0, "💡 Tip: try litlogger", None, None
+    )
+    info = logging.LogRecord(
+        rank_zero.name, logging.INFO, "", 0, "GPU available: False", None, None
+    )
+    assert not rank_zero.filter(tip) and rank_zero.filter(info)
+
+
+def test_trainer_max_epochs_is_refused_for_pregan(make_cfg, tmp_path: Path) -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "train_entry", Path(__file__).parents[1] / "train.py"
+    )
+    train = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train)
+    cfg = make_cfg(["model=pregan"], tmp_path)
+    with pytest.raises(ConfigError, match="model.classifier.trainer.max_epochs"):
+        train.check_epoch_override(cfg, ["model=pregan", "trainer.max_epochs=3"])
+    train.check_epoch_override(cfg, ["model=pregan"])  # the default is fine
+    train.check_epoch_override(make_cfg(["model=pcft"], tmp_path), ["trainer.max_epochs=3"])
