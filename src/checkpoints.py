@@ -155,10 +155,18 @@ class ResumableCheckpoint(ModelCheckpoint):
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self._pending and self._pending.get("should_stop"):
-            # Early stopping had ended this fit: nothing to redo, the same metrics to report.
-            trainer.should_stop = True
-            metrics = self._pending.get("metrics", {})
-            trainer.callback_metrics.update({k: torch.tensor(v) for k, v in metrics.items()})
+            trainer.should_stop = True  # early stopping had ended this fit: nothing to redo
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # A resumed fit that had already ended (early stopping, max_epochs) trains no epoch
+        # and logs nothing: report what it reported when it ended, and leave the random
+        # state as it left it (what follows, e.g. the GAN's initial weights, draws from it).
+        if self._pending is not None:
+            _set_rng_state(self._pending["rng"])
+            restored = self._pending.get("metrics", {})
+            for key, value in restored.items():
+                trainer.callback_metrics.setdefault(key, torch.tensor(value))
+            self._pending = None
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         pending, self._pending = self._pending, None

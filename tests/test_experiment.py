@@ -222,3 +222,31 @@ def test_trainer_max_epochs_is_refused_for_pregan(make_cfg, tmp_path: Path) -> N
         train.check_epoch_override(cfg, ["model=pregan", "trainer.max_epochs=3"])
     train.check_epoch_override(cfg, ["model=pregan"])  # the default is fine
     train.check_epoch_override(make_cfg(["model=pcft"], tmp_path), ["trainer.max_epochs=3"])
+
+
+def test_a_run_interrupted_in_its_test_episodes_resumes_without_retraining(
+    tmp_path: Path, monkeypatch, make_cfg
+) -> None:
+    """Both training phases had ended: the rerun trains no epoch, reloads them, and reports
+    the uninterrupted run's metrics (the fits' own included)."""
+    import pregan.experiment as experiment
+
+    overrides = ["debug=tiny", "model=pregan", "model.classifier.trainer.max_epochs=3"]
+    straight = run_experiment(make_cfg(overrides, tmp_path / "straight"))
+
+    def crash(*args, **kwargs):
+        raise _Interrupt("interrupted in the test episodes")
+
+    cfg = make_cfg(overrides, tmp_path / "resumed")
+    with monkeypatch.context() as m:
+        m.setattr(experiment, "run_recovery_episode", crash)
+        with pytest.raises(_Interrupt):
+            run_experiment(cfg)
+    ckpts = tmp_path / "resumed" / "run" / "checkpoints"
+    before = {p: p.stat().st_mtime_ns for p in ckpts.rglob("*.ckpt")}
+    resumed = run_experiment(cfg)
+    assert {p: p.stat().st_mtime_ns for p in ckpts.rglob("*.ckpt")} == before  # no epoch rerun
+    timings = ("test/decision_ms", "test/peak_memory_mb")
+    assert {k: v for k, v in resumed.items() if k not in timings} == pytest.approx(
+        {k: v for k, v in straight.items() if k not in timings}, nan_ok=True, rel=0, abs=0
+    )
