@@ -146,7 +146,7 @@ def rich_progress_bar(enabled: bool = True) -> Any:
     """Lightning's Rich progress bar, narrowed so the metrics fit (conf/callbacks/default.yaml).
 
     The classifier's six metrics take about 110 characters, and an 80-column terminal cut
-    them mid-name: here they go one per line, beside a 20-column bar without the speed column
+    them mid-name: here they go one per line, beside a 10-column bar without the speed column
     and MLflow's run-id "v_num". `enabled=False` (trainer.enable_progress_bar=false) gives a
     callback that does nothing, since Lightning refuses a progress bar it was told not to show.
     """
@@ -164,7 +164,7 @@ def rich_progress_bar(enabled: bool = True) -> Any:
             columns = super().configure_columns(trainer)
             for column in columns:
                 if isinstance(column, BarColumn):
-                    column.bar_width = 20
+                    column.bar_width = 10
             return [c for c in columns if type(c).__name__ != "ProcessingSpeedColumn"]
 
         def get_metrics(self, trainer: Any, pl_module: Any) -> dict:

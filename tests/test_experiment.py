@@ -250,3 +250,13 @@ def test_a_run_interrupted_in_its_test_episodes_resumes_without_retraining(
     assert {k: v for k, v in resumed.items() if k not in timings} == pytest.approx(
         {k: v for k, v in straight.items() if k not in timings}, nan_ok=True, rel=0, abs=0
     )
+
+
+def test_progress_bar_puts_one_metric_per_line_and_respects_disabled() -> None:
+    from lightning.pytorch.callbacks import ProgressBar, RichProgressBar
+
+    from pregan.console import rich_progress_bar
+
+    assert not isinstance(rich_progress_bar(False), ProgressBar)  # Lightning would refuse one
+    bar = rich_progress_bar(True)
+    assert isinstance(bar, RichProgressBar) and bar.theme.metrics_text_delimiter == "\n"

@@ -25,6 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader
 
 from pregan.checkpoints import ResumableCheckpoint, resume_path
+from pregan.console import rich_progress_bar
 from pregan.data.windows import (
     PlacementHistory,
     WindowDataModule,
@@ -274,7 +275,7 @@ class PreGANMethod:
             ctx.trainer_cfg,
             max_epochs=int(mig.get("epochs", 3)),
             min_epochs=1,
-            callbacks=[ckpt],
+            callbacks=[ckpt, rich_progress_bar(ctx.trainer_cfg.get("enable_progress_bar", True))],
             logger=ctx.loggers,
             num_sanity_val_steps=0,
         )
