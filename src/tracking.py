@@ -101,7 +101,11 @@ class MlflowRun:
             self.client.log_metric(self.run_id, key, float(value), step=step or 0)
 
     def log_artifact(self, path: Path, folder: str | None = None) -> None:
-        if Path(path).exists():
+        """Log a file, or a folder's contents, under `folder` (not `folder/<its name>`)."""
+        path = Path(path)
+        if path.is_dir():
+            self.client.log_artifacts(self.run_id, str(path), folder)
+        elif path.exists():
             self.client.log_artifact(self.run_id, str(path), folder)
 
     def status(self) -> str:

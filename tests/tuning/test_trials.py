@@ -98,3 +98,13 @@ def test_mlflow_reads_running_until_the_episodes_are_done(
         run_experiment(cfg)
     assert seen and set(seen) == {"RUNNING"}
     assert _mlflow_status(tmp_path, "train") == [status]
+    if status == "FINISHED":  # a folder's files land in its artifact folder, not one deeper
+        from mlflow.tracking import MlflowClient
+
+        client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+        (run,) = client.search_runs([client.get_experiment_by_name("train").experiment_id])
+        plots = [a.path for a in client.list_artifacts(run.info.run_id, "gan_plots")]
+        assert plots and all(
+            not a.is_dir for a in client.list_artifacts(run.info.run_id, "gan_plots")
+        )
+        assert not [p for p in plots if p.startswith("gan_plots/gan_plots")]
