@@ -98,8 +98,10 @@ def _run_split(
 MLFLOW_STATUS = {"FINISHED": "FINISHED", "FAILED": "FAILED", "PRUNED": "KILLED"}
 
 
-def _resume_hint(out_dir: Path) -> str:
+def _resume_hint(cfg: DictConfig, out_dir: Path) -> str:
     """The command that resumes this run from its folder (checkpoints/*/last.ckpt)."""
+    if cfg.get("optuna") is not None and cfg.optuna.get("trial") is not None:
+        return "rerun the study's command (the study resumes; this trial is not retried)"
     try:
         from hydra.core.hydra_config import HydraConfig
 
@@ -135,7 +137,7 @@ def run_experiment(cfg: DictConfig) -> dict[str, float]:
     result: dict[str, Any] = {"method": method_name, "seed": int(cfg.seed), "status": "FAILED"}
     test_episodes = bool(cfg.evaluation.get("test_episodes", True))
     val_episodes = bool(cfg.evaluation.val_episodes)
-    log.info("run folder %s; if interrupted, resume with: %s", out_dir, _resume_hint(out_dir))
+    log.info("run folder %s; if interrupted, resume with: %s", out_dir, _resume_hint(cfg, out_dir))
     try:
         run.log_params(flatten_params(OmegaConf.to_container(cfg, resolve=True)))
         run.log_artifact(out_dir / "config_resolved.yaml")
@@ -174,11 +176,13 @@ def run_experiment(cfg: DictConfig) -> dict[str, float]:
             run.log_artifact(path, folder)
         result.update(status="FINISHED", error=None, metrics=metrics)
         return metrics
-    except Exception as exc:
+    except BaseException as exc:  # Ctrl-C and kills too: the run folder says what happened
         from pregan.tuning.pruning import is_pruned
 
         if is_pruned(exc):  # Optuna stopped it on purpose: no failure, no traceback
             result.update(status="PRUNED", error=None, pruned=str(exc))
+        elif isinstance(exc, KeyboardInterrupt | SystemExit):  # Lightning turns Ctrl-C into exit(1)
+            result.update(error=f"interrupted ({type(exc).__name__})")
         else:
             result.update(error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
         raise
@@ -190,7 +194,7 @@ def run_experiment(cfg: DictConfig) -> dict[str, float]:
         if result["status"] == "FINISHED":
             log.info("\n%s", _summary(cfg, result["metrics"], run, out_dir))
         elif result["status"] == "FAILED":
-            log.info("to resume from the last finished epoch: %s", _resume_hint(out_dir))
+            log.info("to resume from the last finished epoch: %s", _resume_hint(cfg, out_dir))
 
 
 def _summary(cfg: DictConfig, metrics: dict[str, float], run: MlflowRun, out_dir: Path) -> str:
