@@ -153,6 +153,7 @@ class FaultClassifierModule(L.LightningModule):
         self.val_loss = MeanMetric()
         self.val_curve = BinaryPrecisionRecallCurve()  # exact thresholds (sorting, deterministic)
         self.val_f1_best = MaxMetric()
+        self.val_f1_best.persistent(True)  # travels with checkpoints: a resumed fit keeps it
         self.val_class_acc = MulticlassAccuracy(num_classes=n_classes, average="micro")
         self.val_diag_top1 = MeanMetric()
         self.test_f1 = BinaryF1Score()
@@ -321,7 +322,8 @@ class FaultClassifierModule(L.LightningModule):
         return rc.gather(-1, top).squeeze(-1)[single]  # (M,)
 
     def on_train_start(self) -> None:
-        self.val_f1_best.reset()  # the sanity check's values must not count
+        if self.trainer.ckpt_path is None:  # a resumed fit keeps its best so far
+            self.val_f1_best.reset()  # the sanity check's values must not count
 
     def validation_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
         x, faulty, cls, rc, cnt, dem = batch

@@ -24,6 +24,8 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader
 
+from pregan.checkpoints import ResumableCheckpoint, resume_path
+from pregan.console import rich_progress_bar
 from pregan.data.windows import (
     PlacementHistory,
     WindowDataModule,
@@ -268,19 +270,19 @@ class PreGANMethod:
             collate_fn=collate_points,
         )
         ckpt_dir = ctx.output_dir / "checkpoints" / "gan"
-        ckpt = ModelCheckpoint(dirpath=ckpt_dir, filename="gan_{epoch:03d}", save_last=True)
+        ckpt = ResumableCheckpoint(dirpath=ckpt_dir, filename="gan_{epoch:03d}", save_last=True)
         trainer = hydra.utils.instantiate(
             ctx.trainer_cfg,
             max_epochs=int(mig.get("epochs", 3)),
             min_epochs=1,
-            callbacks=[ckpt],
+            callbacks=[ckpt, rich_progress_bar(ctx.trainer_cfg.get("enable_progress_bar", True))],
             logger=ctx.loggers,
             num_sanity_val_steps=0,
         )
         last = ckpt_dir / "last.ckpt"
-        if last.is_file():
+        if resume := resume_path(last):  # a clear error on an unreadable file
             load_gan(last, n_hosts, n_slots)  # clear error on a size mismatch before resuming
-        trainer.fit(gan, train_dataloaders=loader, ckpt_path=str(last) if last.is_file() else None)
+        trainer.fit(gan, train_dataloaders=loader, ckpt_path=resume)
         log.info("GAN: offline fit took %.1f s", time.perf_counter() - start)
         if last.is_file():
             self._artifacts["gan"] = last
@@ -294,7 +296,8 @@ class PreGANMethod:
         self.classifier, metrics, best = fit_classifier(self.classifier_cfg, ctx)
         if best is not None:
             self._artifacts["classifier"] = best
-        metrics.update(self._fit_gan(ctx))
+        if ctx.policy_needed:  # no GAN for a run that only reports the classifier's metrics
+            metrics.update(self._fit_gan(ctx))
         return metrics
 
     def policy(self) -> PreGANPolicy:
@@ -342,7 +345,7 @@ def fit_classifier(
         ctx.trainer_cfg, callbacks=callbacks, logger=ctx.loggers, **overrides
     )
     last = ckpt_dir / "last.ckpt"
-    trainer.fit(model, datamodule=dm, ckpt_path=str(last) if last.is_file() else None)
+    trainer.fit(model, datamodule=dm, ckpt_path=resume_path(last))
     best = next((c.best_model_path for c in callbacks if isinstance(c, ModelCheckpoint)), "")
     best_path = None
     if best and Path(best).is_file():
@@ -357,14 +360,14 @@ def _callbacks(ctx: FitContext, ckpt_dir: Path) -> list[Any]:
     cb_cfg = ctx.simulation_cfg.get("callbacks") if ctx.simulation_cfg is not None else None
     if not cb_cfg:
         return [
-            ModelCheckpoint(dirpath=ckpt_dir, monitor="val/f1", mode="max", save_last=True),
+            ResumableCheckpoint(dirpath=ckpt_dir, monitor="val/f1", mode="max", save_last=True),
             L.pytorch.callbacks.EarlyStopping(monitor="val/f1", mode="max", patience=5),
         ]
     out = []
     for cfg in cb_cfg.values():
         if cfg is None or "_target_" not in cfg:
             continue
-        if cfg._target_.endswith("ModelCheckpoint"):
+        if cfg._target_.endswith("Checkpoint"):
             out.append(hydra.utils.instantiate(cfg, dirpath=str(ckpt_dir)))
         else:
             out.append(hydra.utils.instantiate(cfg))
