@@ -46,7 +46,10 @@ GRID = {
 
 def _key(a: object) -> object:
     if isinstance(a, np.ndarray):  # by content: temporaries reuse ids
-        return (a.shape, hashlib.blake2b(np.ascontiguousarray(a).tobytes(), digest_size=16).digest())
+        return (
+            a.shape,
+            hashlib.blake2b(np.ascontiguousarray(a).tobytes(), digest_size=16).digest(),
+        )
     return a
 
 
@@ -74,7 +77,11 @@ def main() -> None:
     torch.set_num_threads(1)
     base = OmegaConf.load(ROOT / "conf" / "benchmark_detection.yaml")
     cfg = OmegaConf.create(
-        {"seed": 0, "thresholding": base.thresholding, "detector": OmegaConf.load(ROOT / "conf" / "detector" / "pregan.yaml")}
+        {
+            "seed": 0,
+            "thresholding": base.thresholding,
+            "detector": OmegaConf.load(ROOT / "conf" / "detector" / "pregan.yaml"),
+        }
     )
     psd.context_deviation = memoise(psd.context_deviation)
     psd.causal_spread = memoise(psd.causal_spread)

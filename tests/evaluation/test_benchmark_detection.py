@@ -202,7 +202,12 @@ def test_paths_are_anchored_to_the_project(tmp_path: Path) -> None:
     )
     env = {k: v for k, v in __import__("os").environ.items() if k != "PROJECT_ROOT"}
     out = subprocess.run(
-        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True, env=env
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
     )
     assert Path(out.stdout.strip()) == REPO_ROOT
 
@@ -240,9 +245,7 @@ def test_all_detectors_share_keys_and_write_reports(
             ],
         )
     pipeline = _pipeline()
-    monkeypatch.setattr(
-        pipeline, "synthetic_dataset", lambda seed: pipeline_small_dataset(seed)
-    )
+    monkeypatch.setattr(pipeline, "synthetic_dataset", lambda seed: pipeline_small_dataset(seed))
     monkeypatch.setattr(pipeline, "detector_configs", _fast(pipeline.detector_configs))
     result = pipeline.run_benchmark(cfg, tmp_path / "run")
     dets = result["detectors"]
@@ -255,7 +258,10 @@ def test_all_detectors_share_keys_and_write_reports(
     out = tmp_path / "reports" / "synthetic"
     for f in ("metrics.json", "summary.json", "summary.csv", "summary.md", "per_entity.csv"):
         assert (out / f).is_file(), f
-    assert sorted(p.name for p in (out / "plots").iterdir()) == ["synthetic-1.png", "synthetic-2.png"]
+    assert sorted(p.name for p in (out / "plots").iterdir()) == [
+        "synthetic-1.png",
+        "synthetic-2.png",
+    ]
     assert "| pregan |" in (tmp_path / "reports" / "summary.md").read_text()
     summary = pd.read_csv(out / "summary.csv")
     assert list(summary["detector"]) == list(pipeline.ALL_DETECTORS)

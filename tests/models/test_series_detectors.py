@@ -16,8 +16,6 @@ from pregan.models.detectors.deep_detectors import (
     USADDetector,
     padded_windows,
 )
-from pregan.models.detectors.training import epoch_order
-from pregan.models.interfaces import SeriesDetector
 from pregan.models.detectors.pregan_series_detector import PreganSeriesDetector
 from pregan.models.detectors.series_detectors import (
     THRESHOLD_METHODS,
@@ -31,6 +29,8 @@ from pregan.models.detectors.series_detectors import (
     pot_threshold,
     trailing_mean,
 )
+from pregan.models.detectors.training import epoch_order
+from pregan.models.interfaces import SeriesDetector
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 
@@ -315,7 +315,9 @@ def test_score_before_fit_is_refused(make) -> None:
         make().score(_series())
 
 
-@pytest.mark.parametrize("name", ["random", "tranad", "usad", "pregan", "pca", "iforest", "robust_z"])
+@pytest.mark.parametrize(
+    "name", ["random", "tranad", "usad", "pregan", "pca", "iforest", "robust_z"]
+)
 def test_every_detector_config_instantiates_with_the_shared_threshold(name: str) -> None:
     det = hydra.utils.instantiate(detector_config(name))
     assert det.name == name
