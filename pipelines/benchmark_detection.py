@@ -190,7 +190,12 @@ def log_to_mlflow(
     uri = cfg.mlflow.tracking_uri
     try:
         mlflow.set_tracking_uri(uri)
-        mlflow.set_experiment(cfg.mlflow.experiment_name)
+        name_exp = cfg.mlflow.experiment_name
+        if uri.startswith("sqlite:///") and mlflow.get_experiment_by_name(name_exp) is None:
+            # artifacts beside the database, not in ./mlruns of wherever the command runs
+            db = Path(uri.removeprefix("sqlite:///")).resolve()
+            mlflow.create_experiment(name_exp, artifact_location=(db.parent / "mlruns").as_uri())
+        mlflow.set_experiment(name_exp)
     except Exception as err:  # noqa: BLE001 - any store failure gets the same advice
         raise RuntimeError(
             f"MLflow store {uri!r} cannot be opened ({err}); set mlflow.tracking_uri=... or the "

@@ -96,6 +96,8 @@ def test_benchmark_writes_metrics_and_logs_mlflow(
 
     runs = mlflow.search_runs(experiment_names=["benchmark_detection"], output_format="list")
     assert len(runs) == 1
+    # artifacts beside the database in tmp_path, never in ./mlruns of the checkout
+    assert runs[0].info.artifact_uri.startswith((tmp_path / "mlruns").as_uri())
     assert runs[0].data.metrics["mean/hitrate_at_100"] == pytest.approx(case["hitrate@100"])
     assert runs[0].data.params["detector._target_"].endswith("RobustZScoreDetector")
 
