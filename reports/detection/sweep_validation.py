@@ -36,12 +36,45 @@ from pregan.data.smd import list_machines, load_machine  # noqa: E402
 from pregan.evaluation.metrics import best_threshold_f1, detection_metrics, hit_rate_at, vus  # noqa: E402
 from pregan.io import write_text_atomic  # noqa: E402
 
-GRID = {
-    "error_weight": (0.0, 1.0, 2.0),
-    "context_weight": (0.0, 0.5, 1.0),
-    "smooth": (1, 5, 15),
-    "aggregate": ("rms", "mean", "top3"),
+GRIDS = {
+    # first attempt: the form of the forecast + context score
+    1: {
+        "error_weight": (0.0, 1.0, 2.0),
+        "context_weight": (0.0, 0.5, 1.0),
+        "smooth": (1, 5, 15),
+        "aggregate": ("rms", "mean", "top3"),
+        "recon_weight": (0.0,),
+        "dim_quantile": (0.0,),
+    },
+    # second attempt (rules in choices.md, fixed before it ran): a non-adapting PCA
+    # reconstruction term fused into the frozen score, and the top-5 mean over dims
+    2: {
+        "error_weight": (1.0,),
+        "context_weight": (0.5,),
+        "smooth": (5,),
+        "aggregate": ("rms", "top5"),
+        "recon_weight": (0.0, 0.5, 1.0),
+        "dim_quantile": (0.0,),
+    },
+    # addendum to the second attempt (choices.md): per-dim scaling by a tail quantile
+    3: {
+        "error_weight": (1.0,),
+        "context_weight": (0.5,),
+        "smooth": (5,),
+        "aggregate": ("rms",),
+        "recon_weight": (0.0,),
+        "dim_quantile": (0.0, 0.99, 0.999),
+    },
 }
+BASELINE = {
+    "error_weight": 1.0,
+    "context_weight": 0.5,
+    "smooth": 5,
+    "aggregate": "rms",
+    "recon_weight": 0.0,
+    "dim_quantile": 0.0,
+}
+"""The score frozen by the first attempt; later attempts' paired differences are against it."""
 
 
 def _key(a: object) -> object:
@@ -70,8 +103,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--root", default=str(ROOT.parent / "shared" / "data" / "smd-validation"))
     parser.add_argument("--machines", nargs="*", help="default: every machine under --root")
-    parser.add_argument("--out", default=str(HERE / "sweep_validation.csv"))
+    parser.add_argument("--attempt", type=int, choices=sorted(GRIDS), default=2)
+    parser.add_argument("--out", help="default: sweep_validation[_<attempt>].csv beside this file")
     args = parser.parse_args()
+    grid = GRIDS[args.attempt]
+    suffix = "" if args.attempt == 1 else f"_{args.attempt}"
+    out = Path(args.out or HERE / f"sweep_validation{suffix}.csv")
     if "smd-validation" not in args.root:
         sys.exit("sweep_validation: choose on the validation ground only")
     torch.set_num_threads(1)
@@ -93,13 +130,15 @@ def main() -> None:
         det.fit(case.train)
         det._errors = memoise(det._errors)
         head, tail = psd.split_calibration(case.train, det.calib_fraction)
+        det.fit_recon(head, tail)  # used only by variants with recon_weight > 0
         print(f"{machine}: fitted in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
-        for values in itertools.product(*GRID.values()):
-            variant = dict(zip(GRID, values, strict=True))
+        for values in itertools.product(*grid.values()):
+            variant = dict(zip(grid, values, strict=True))
             if variant["error_weight"] == 0 and variant["context_weight"] == 0:
                 continue
             for k, v in variant.items():
                 setattr(det, k, v)
+            det.fit_dim_norm(head, tail)
             det.thresholder.calibrate(det._aggregate(det._dim_scores(tail, head)))
             scores, flags, dim = det.score(case.test)
             rows.append(
@@ -115,9 +154,16 @@ def main() -> None:
             )
         print(f"{machine}: swept in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     df = pd.DataFrame(rows)
-    write_text_atomic(Path(args.out), df.to_csv(index=False, float_format="%.5g"))
-    mean = df.groupby(list(GRID)).mean(numeric_only=True)
-    mean["objective"] = (mean["f1"] + mean["f1_best"] + mean["vus_pr"]) / 3
+    df["objective"] = (df["f1"] + df["f1_best"] + df["vus_pr"]) / 3
+    write_text_atomic(out, df.to_csv(index=False, float_format="%.5g"))
+    keys = list(grid)
+    mean = df.groupby(keys).mean(numeric_only=True)
+    # paired per-machine difference of the objective against the frozen baseline
+    base = df.loc[(df[keys] == pd.Series(BASELINE)[keys]).all(axis=1)].set_index("machine")
+    diff = df.set_index("machine")["objective"] - base["objective"].reindex(df["machine"]).values
+    stats = diff.groupby([df[k].values for k in keys]).agg(["mean", "std", "count"])
+    mean["diff"] = stats["mean"].values
+    mean["diff_se"] = (stats["std"] / np.sqrt(stats["count"])).values
     print(mean.sort_values("objective", ascending=False).head(15).round(3).to_string())
 
 

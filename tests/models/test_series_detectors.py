@@ -284,6 +284,43 @@ def test_pregan_flat_dims_learn_their_spread_online() -> None:
         PreganSeriesDetector(flat_window=-1)
 
 
+def test_pregan_recon_term_does_not_adapt_to_a_persistent_shift() -> None:
+    """After the fast context has absorbed a long shift, the PCA reconstruction term still
+    scores it on the shifted dim (it never adapts); weight 0 leaves the score as it was."""
+    kwargs = dict(window=5, latent=8, heads=2, epochs=1, batch_size=64, context=20, seed=0)
+    shifted = _series(seed=1, t=300)
+    shifted[200:, 2] += 0.3  # a persistent shift on dim 2, ~4 training spreads
+    late, before = {}, {}
+    for weight in (0.0, 1.0):
+        det = PreganSeriesDetector(recon_weight=weight, **kwargs)
+        det.fit(_series())
+        scores, _, dims = det.score(shifted)
+        late[weight], before[weight] = dims[250:, 2].mean(), scores[20:190].mean()
+        assert (det._recon is None) == (weight == 0.0)
+    assert late[1.0] > late[0.0] + 1.0
+    assert before[1.0] < before[0.0] + 2.0  # normal rows: the term is ~1 tail-mean unit
+    top5 = PreganSeriesDetector(aggregate="top5", **kwargs)
+    assert np.allclose(top5._aggregate(np.arange(12.0).reshape(2, 6)), [3.0, 9.0])
+    with pytest.raises(ValueError, match="weights"):
+        PreganSeriesDetector(recon_weight=-1.0)
+
+
+def test_pregan_dim_quantile_scales_down_a_dim_noisy_on_normal_rows() -> None:
+    """A dim with bursts all over the held-out tail gets the largest divisor; none is below 1."""
+    train = _series(t=800)
+    train[640::10, 3] += 0.3  # bursts on dim 3 in the last 20 % (the held-out tail)
+    kwargs = dict(window=5, latent=8, heads=2, epochs=1, batch_size=64, context=20, seed=0)
+    det = PreganSeriesDetector(dim_quantile=0.99, **kwargs)
+    det.fit(train)
+    assert det._dim_norm is not None and det._dim_norm.shape == (4,)
+    assert (det._dim_norm >= 1.0).all() and det._dim_norm[3] > 1.5 * det._dim_norm[:3].max()
+    plain = PreganSeriesDetector(**kwargs)
+    plain.fit(train)
+    assert plain._dim_norm is None
+    with pytest.raises(ValueError, match="dim_quantile"):
+        PreganSeriesDetector(dim_quantile=1.0)
+
+
 def test_pca_residual_sees_a_broken_correlation_within_range() -> None:
     """Two dims that move together; in test one holds still while the other moves on, every
     value inside its training range: a per-dimension z sees little, the PCA residual sees it."""

@@ -58,6 +58,7 @@ from tqdm.auto import tqdm
 
 from pregan.models.detectors.series_detectors import (
     CalibratedDetector,
+    PcaResidualDetector,
     causal_median,
     causal_spread,
     check_series,
@@ -67,7 +68,7 @@ from pregan.models.detectors.series_detectors import (
 )
 from pregan.models.detectors.training import epoch_order
 
-AGGREGATES: tuple[str, ...] = ("rms", "mean", "top3")
+AGGREGATES: tuple[str, ...] = ("rms", "mean", "top3", "top5")
 """How the per-dimension scores become one detection score (`_aggregate`)."""
 
 EncoderFactory = Callable[[int, int, int, int, int], nn.Module]
@@ -139,6 +140,9 @@ class PreganSeriesDetector(CalibratedDetector):
         error_weight: float = 1.0,
         context_weight: float = 1.0,
         aggregate: str = "rms",
+        recon_weight: float = 0.0,
+        recon_variance: float = 0.95,
+        dim_quantile: float = 0.0,
         calib_fraction: float = 0.2,
         threshold: str = "spot",
         risk: float = 1e-2,
@@ -168,11 +172,15 @@ class PreganSeriesDetector(CalibratedDetector):
                 f"{slow_context} / {slow_weight}"
             )
         self.slow_context, self.slow_weight = slow_context, slow_weight
-        if aggregate not in AGGREGATES or error_weight < 0 or context_weight < 0:
+        if aggregate not in AGGREGATES or min(error_weight, context_weight, recon_weight) < 0:
             raise ValueError(
                 f"{self.name}: aggregate must be one of {AGGREGATES} and the weights >= 0, got "
-                f"{aggregate!r}, {error_weight}, {context_weight}"
+                f"{aggregate!r}, {error_weight}, {context_weight}, {recon_weight}"
             )
+        self.recon_weight, self.recon_variance = recon_weight, recon_variance
+        if not 0 <= dim_quantile < 1:
+            raise ValueError(f"{self.name}: dim_quantile: expected in [0, 1), got {dim_quantile}")
+        self.dim_quantile = dim_quantile
         self.error_weight, self.context_weight, self.aggregate = (
             error_weight,
             context_weight,
@@ -186,6 +194,9 @@ class PreganSeriesDetector(CalibratedDetector):
         self._dev_scale: np.ndarray | None = None  # (D,) training spread per dimension
         self._flat: np.ndarray | None = None  # (D,) bool: spread under z_floor in training
         self._history: np.ndarray | None = None  # (context, D) last training rows
+        self._recon: PcaResidualDetector | None = None  # non-adapting term (recon_weight > 0)
+        self._recon_scale: float | None = None  # its mean on the held-out tail
+        self._dim_norm: np.ndarray | None = None  # (D,) >= 1, set when dim_quantile > 0
         self.train_losses: list[float] = []  # mean training MSE per epoch
         self.progress = False  # the benchmark turns on the epoch bar
 
@@ -212,7 +223,25 @@ class PreganSeriesDetector(CalibratedDetector):
             dev += self.slow_weight * slow  # (T, D)
         if self.flat_window and self._flat is not None and self._flat.any():
             err, dev = self._rescale_flat(series, history, err, dev)
-        return trailing_mean(self.error_weight * err + self.context_weight * dev, self.smooth)
+        dim = self.error_weight * err + self.context_weight * dev  # (T, D)
+        if self.recon_weight:
+            dim += self.recon_weight * self._recon_term(series)
+        dim = trailing_mean(dim, self.smooth)  # (T, D)
+        return dim if self._dim_norm is None else dim / self._dim_norm
+
+    def _recon_term(self, series: np.ndarray) -> np.ndarray:
+        """Non-adapting PCA reconstruction contribution per dim, in tail-mean units: (T, D).
+
+        The forecast error and the context deviations adapt: a long incident stops scoring
+        once the window or the medians have absorbed it. The residual of the standardised row
+        outside the training head's principal subspace (the PCA reference's contributions,
+        `PcaResidualDetector`) never adapts; divided by its mean on the held-out tail it is,
+        like the other terms, a multiple of its usual value. One scale for all dims (the mean
+        over the tail's rows and dims): the row is already standardised, and a dim flat in
+        training has a tail mean near 0, which would turn any later change into a huge score.
+        """
+        assert self._recon is not None and self._recon_scale is not None
+        return self._recon._score(series)[1] / self._recon_scale  # (T, D)
 
     def _rescale_flat(
         self, series: np.ndarray, history: np.ndarray, err: np.ndarray, dev: np.ndarray
@@ -244,7 +273,8 @@ class PreganSeriesDetector(CalibratedDetector):
             return np.sqrt(np.mean(dim**2, axis=1))
         if self.aggregate == "mean":
             return dim.mean(axis=1)
-        return np.sort(dim, axis=1)[:, -3:].mean(axis=1)  # "top3"
+        k = int(self.aggregate.removeprefix("top"))  # "top3", "top5": mean of the k largest
+        return np.sort(dim, axis=1)[:, -k:].mean(axis=1)
 
     def fit(self, train: np.ndarray) -> None:
         x = check_series(train, what="train")
@@ -285,8 +315,31 @@ class PreganSeriesDetector(CalibratedDetector):
         ).astype(np.float32)
         self._flat = head.std(axis=0) < self.z_floor  # (D,)
         self._dev_scale = np.maximum(head.std(axis=0), self.z_floor).astype(np.float32)
+        if self.recon_weight:
+            self.fit_recon(head, tail)
+        self.fit_dim_norm(head, tail)
         self.thresholder.calibrate(self._aggregate(self._dim_scores(tail, head)))
         self._history = x[-max(self.window, self.context, self.slow_context) :]
+
+    def fit_recon(self, head: np.ndarray, tail: np.ndarray) -> None:
+        """The PCA term's subspace from the train head, its per-dim scale from the tail."""
+        self._recon = PcaResidualDetector(
+            variance=self.recon_variance, smooth=1, scale_floor=self.z_floor, seed=self.seed
+        )
+        self._recon._fit_head(head)
+        self._recon_scale = max(float(self._recon._score(tail)[1].mean()), self.error_floor)
+
+    def fit_dim_norm(self, head: np.ndarray, tail: np.ndarray) -> None:
+        """Per-dim divisor max(1, `dim_quantile` of the tail's scores); none when it is 0.
+
+        A dim that is routinely high on normal held-out rows lifts the RMS, and with it the
+        threshold, masking faults on the others; it is scaled down, no dim is scaled up.
+        """
+        self._dim_norm = None
+        if self.dim_quantile:
+            tail_dims = self._dim_scores(tail, head)  # (T_tail, D)
+            norm = np.quantile(tail_dims, self.dim_quantile, axis=0)
+            self._dim_norm = np.maximum(norm, 1.0).astype(np.float32)  # (D,)
 
     def score(self, series: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if self._model is None or self._history is None or self.threshold is None:
