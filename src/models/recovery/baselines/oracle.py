@@ -40,10 +40,17 @@ class OraclePolicy:
     def __init__(self, name: str = "oracle") -> None:
         self.name = name
         self._truth: Callable[[], np.ndarray] | None = None
+        self._root_cause: Callable[[], np.ndarray] | None = None
 
     def attach_ground_truth(self, fn: Callable[[], np.ndarray]) -> None:
         """`fn()` returns the (H,) int fault class (0 = none) of the last executed interval."""
         self._truth = fn
+
+    def attach_root_cause(self, fn: Callable[[], np.ndarray]) -> None:
+        """`fn()` returns the (H, D) bool metrics the faults drove in the last executed
+        interval; without it the diagnosis is each class's signature (every metric it can
+        drive, `pregan.simulation.faults.root_cause_table`)."""
+        self._root_cause = fn
 
     def reset(self, spec: ClusterSpec) -> None:
         """No per-episode state; the truth callback is re-attached by the runner per episode."""
@@ -71,7 +78,11 @@ class OraclePolicy:
             placement=relocate(obs, proposal, movers, faulty, least_loaded),
             host_scores=faulty.astype(np.float32),
             host_flags=faulty,
-            dim_scores=root_cause_table(obs.spec.metrics)[classes].astype(np.float32),
+            dim_scores=(
+                np.asarray(self._root_cause(), dtype=np.float32)
+                if self._root_cause is not None
+                else root_cause_table(obs.spec.metrics)[classes].astype(np.float32)
+            ),
             fault_class=classes.astype(np.int64),
         )
 
