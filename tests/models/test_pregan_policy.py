@@ -22,9 +22,12 @@ def cfg(tiny_faulty_cfg):
     return tiny_faulty_cfg()
 
 
-def _gan(n_hosts: int = 4) -> GanMigratorModule:
+def _gan(n_hosts: int = 4, n_metrics: int = 9) -> GanMigratorModule:
+    """A small GAN whose fault embedding is UtilisationFlagger's one-hot over the metrics."""
     torch.manual_seed(0)
-    return GanMigratorModule(n_hosts, n_hosts, 4, hidden=16, n_samples=2, cosim={"horizon": 1})
+    return GanMigratorModule(
+        n_hosts, n_hosts, n_metrics, hidden=16, n_samples=2, cosim={"horizon": 1}
+    )
 
 
 def test_policy_runs_online_on_tiny_simulator(cfg) -> None:
@@ -36,7 +39,7 @@ def test_policy_runs_online_on_tiny_simulator(cfg) -> None:
     before = [p.detach().clone() for p in gan.parameters()]
     policy = PreGANPolicy(UtilisationFlagger(0.5), gan, window=1, online=True)
     policy.reset(sim.spec)
-    policy.attach_simulator(sim)
+    policy.attach_cosimulator(sim.cosimulator)
     scheduler = LeastFullScheduler()
     while not sim.done:
         obs = sim.observe()

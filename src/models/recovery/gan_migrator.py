@@ -139,7 +139,8 @@ def collect_points(
             obs = sim.observe()
             proposal = scheduler.place(obs)
             if obs.t >= max(min_t, 1):
-                seen.append((obs, proposal, sim.fork()))
+                # Offline training on training seeds: scored under the true faults.
+                seen.append((obs, proposal, sim.cosimulator(sim.true_faults())))
             sim.step(proposal)
         if not seen:
             continue

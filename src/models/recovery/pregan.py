@@ -26,12 +26,8 @@ from torch.utils.data import DataLoader
 
 from pregan.checkpoints import ResumableCheckpoint, resume_path
 from pregan.console import rich_progress_bar
-from pregan.data.windows import (
-    PlacementHistory,
-    WindowDataModule,
-    last_demand_window,
-    last_window,
-)
+from pregan.data.windows import WindowDataModule, live_inputs
+from pregan.models.interfaces import ClassifierOutput, FitContext
 from pregan.models.recovery.cosim_scoring import CosimScoring
 from pregan.models.recovery.fault_classifier import FaultClassifierModule
 from pregan.models.recovery.gan_migrator import (
@@ -42,7 +38,7 @@ from pregan.models.recovery.gan_migrator import (
     decision_point,
     load_gan,
 )
-from pregan.models.interfaces import ClassifierOutput, FitContext
+from pregan.simulation.cosim import Cosimulation, FaultEstimate, estimate_faults
 from pregan.simulation.interfaces import ClusterSpec, Observation, RecoveryDecision
 
 log = logging.getLogger(__name__)
@@ -67,11 +63,9 @@ class ClassifierFlagger:
     E is the prototype vector of each flagged host's nearest fault class (zeros for the
     others), as in the original: the generator sees "which class of fault, where".
     Before any interval has run there is nothing to read: no host is flagged.
-    A classifier that reads the placement ("containers" input) gets it from a history of
-    the placements observed so far, one per interval, windowed as in training; the flagger
-    must therefore see every interval of an episode, in order. One that reads the placed
-    CPU demand ("demand" input) gets it from `Observation.host_demand`, windowed as in
-    training.
+    Its inputs (metrics window, containers and demand channels) come from the observation's
+    histories through `pregan.data.windows.live_inputs`, the same function that builds the
+    training windows.
     """
 
     def __init__(self, classifier: FaultClassifierModule) -> None:
@@ -81,23 +75,11 @@ class ClassifierFlagger:
         self.last: ClassifierOutput | None = None
         self.uses_containers = bool(classifier.uses_containers)
         self.uses_demand = bool(classifier.uses_demand)
-        self.placements = PlacementHistory(int(classifier.hparams.n_hosts))
 
-    def inputs(
-        self, obs: Observation, placements: PlacementHistory | None = None
-    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    def inputs(self, obs: Observation) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         """The classifier's window (W, H, D), containers and demand (W, H) (or None where not
-        read) at obs.t >= 1, recording obs.placement in `placements` (the flagger's own
-        history by default)."""
-        window = last_window(obs.host_metrics, self.window)  # (W, H, D)
-        containers = demand = None
-        if self.uses_containers:
-            history = self.placements if placements is None else placements
-            history.record(obs.t, obs.placement)
-            containers = history.window(self.window)  # (W, H)
-        if self.uses_demand:
-            demand = last_demand_window(obs.host_demand, self.window)  # (W, H)
-        return window, containers, demand
+        read) at obs.t >= 1."""
+        return live_inputs(obs, self.window, self.uses_containers, self.uses_demand)
 
     @property
     def embed_dim(self) -> int:
@@ -113,7 +95,6 @@ class ClassifierFlagger:
         h = obs.spec.n_hosts
         if obs.host_metrics.shape[0] == 0:
             self.last = None
-            self.placements.reset()
             return np.zeros(h, bool), np.zeros((h, self.embed_dim), np.float32)
         out = self.classifier.predict_window(*self.inputs(obs))
         self.last = out
@@ -123,8 +104,7 @@ class ClassifierFlagger:
         """Flags (N, H) and E (N, H, e) of N observations (each with history, t >= 1, the
         consecutive intervals of one episode) in one batch: the same verdicts as calling the
         flagger on each, at a fraction of the cost."""
-        history = PlacementHistory(self.placements.n_hosts)  # this episode's, from its first obs
-        inputs = [self.inputs(o, history) for o in observations]
+        inputs = [self.inputs(o) for o in observations]
         windows = np.stack([w for w, _, _ in inputs])  # (N, W, H, D)
         containers = np.stack([c for _, c, _ in inputs]) if self.uses_containers else None
         demand = np.stack([d for _, _, d in inputs]) if self.uses_demand else None
@@ -147,7 +127,9 @@ def classifier_verdict(
         placement=proposal,
         host_scores=out.host_prob if out is not None else np.zeros(spec.n_hosts),
         host_flags=flags,
-        dim_scores=out.dim_scores if out is not None else np.zeros((spec.n_hosts, 4)),
+        dim_scores=out.dim_scores
+        if out is not None
+        else np.zeros((spec.n_hosts, len(spec.metrics)), np.float32),
         fault_class=out.fault_class if out is not None else np.zeros(spec.n_hosts, np.int64),
     )
     return decision, flags, emb
@@ -168,7 +150,7 @@ class PreGANPolicy:
     ) -> None:
         self.flagger, self.gan, self.window = flagger, gan.eval(), window
         self.online, self.accept_threshold = online, accept_threshold
-        self._sim: Any = None
+        self._cosim: Callable[[FaultEstimate], Cosimulation] | None = None
         self.accepted = 0
         self.generated = 0
 
@@ -179,13 +161,12 @@ class PreGANPolicy:
                 f"PreGAN: the GAN was built for n_hosts={hp.n_hosts}, n_slots={hp.n_slots}; the "
                 f"run's cluster has n_hosts={spec.n_hosts}, n_slots={spec.n_slots}"
             )
-        self._sim, self.accepted, self.generated = None, 0, 0
-        if (placements := getattr(self.flagger, "placements", None)) is not None:
-            placements.reset()
+        self._cosim, self.accepted, self.generated = None, 0, 0
 
-    def attach_simulator(self, sim: Any) -> None:
-        """The live simulator, forked for online co-simulation only (never read for decisions)."""
-        self._sim = sim
+    def attach_cosimulator(self, make: Callable[[FaultEstimate], Cosimulation]) -> None:
+        """`make(estimate)` snapshots the live container state under a fault estimate, for
+        online co-simulation (the simulator's fault schedule is never read)."""
+        self._cosim = make
 
     def decide(self, obs: Observation, proposal: np.ndarray) -> RecoveryDecision:
         proposal = np.asarray(proposal, dtype=np.int64)
@@ -193,7 +174,12 @@ class PreGANPolicy:
         # Until a full window exists the scheduler's proposal stands (verdicts still reported).
         if obs.t < self.window or not flags.any():
             return decision
-        fork = self._sim.fork() if self.online and self._sim is not None else None
+        fork = None
+        if self.online and self._cosim is not None:
+            # The classifier's own verdicts (class of each flagged host) and the observed
+            # levels: the faults the GAN's co-simulation assumes.
+            classes = np.where(flags, np.asarray(decision.fault_class, dtype=np.int64), 0)
+            fork = self._cosim(estimate_faults(obs, classes))
         point = decision_point(obs, proposal, flags, emb, fork)
         cand, prob, _ = self.gan.propose(point)
         if not np.array_equal(cand, proposal):

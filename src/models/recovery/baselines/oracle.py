@@ -17,10 +17,9 @@ import numpy as np
 
 from pregan.models.recovery.baselines.method import PolicyMethod
 from pregan.models.recovery.baselines.migration import containers_on, least_loaded, relocate
+from pregan.simulation.faults import root_cause_table
 from pregan.simulation.interfaces import (
     FAULT_KINDS,
-    RESOURCES,
-    ROOT_CAUSE,
     ClusterSpec,
     Observation,
     RecoveryDecision,
@@ -35,28 +34,23 @@ class GroundTruthShapeError(ValueError):
     """The ground-truth callback returned something other than (H,) fault classes."""
 
 
-def _root_cause_table() -> np.ndarray:
-    """(K + 1, D) float32: row k is the one-hot root-cause set of fault class k."""
-    table = np.zeros((len(FAULT_KINDS) + 1, len(RESOURCES)), dtype=np.float32)
-    for k, kind in enumerate(FAULT_KINDS, start=1):
-        for dim in ROOT_CAUSE[kind]:
-            table[k, RESOURCES.index(dim)] = 1.0
-    return table
-
-
-ROOT_CAUSE_TABLE = _root_cause_table()
-
-
 class OraclePolicy:
     """Moves every container off hosts that are truly faulty."""
 
     def __init__(self, name: str = "oracle") -> None:
         self.name = name
         self._truth: Callable[[], np.ndarray] | None = None
+        self._root_cause: Callable[[], np.ndarray] | None = None
 
     def attach_ground_truth(self, fn: Callable[[], np.ndarray]) -> None:
         """`fn()` returns the (H,) int fault class (0 = none) of the last executed interval."""
         self._truth = fn
+
+    def attach_root_cause(self, fn: Callable[[], np.ndarray]) -> None:
+        """`fn()` returns the (H, D) bool metrics the faults drove in the last executed
+        interval; without it the diagnosis is each class's signature (every metric it can
+        drive, `pregan.simulation.faults.root_cause_table`)."""
+        self._root_cause = fn
 
     def reset(self, spec: ClusterSpec) -> None:
         """No per-episode state; the truth callback is re-attached by the runner per episode."""
@@ -84,7 +78,11 @@ class OraclePolicy:
             placement=relocate(obs, proposal, movers, faulty, least_loaded),
             host_scores=faulty.astype(np.float32),
             host_flags=faulty,
-            dim_scores=ROOT_CAUSE_TABLE[classes],
+            dim_scores=(
+                np.asarray(self._root_cause(), dtype=np.float32)
+                if self._root_cause is not None
+                else root_cause_table(obs.spec.metrics)[classes].astype(np.float32)
+            ),
             fault_class=classes.astype(np.int64),
         )
 
