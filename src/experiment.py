@@ -14,6 +14,7 @@ from typing import Any
 
 import hydra
 import numpy as np
+import optuna
 from omegaconf import DictConfig, OmegaConf
 
 from pregan.console import CountingPolicy, Progress, quiet_lightning, summary
@@ -26,6 +27,15 @@ from pregan.simulation.interfaces import QOS_COLUMNS
 from pregan.tracking import MlflowRun, flatten_params
 
 log = logging.getLogger(__name__)
+
+
+def is_pruned(exc: BaseException | None) -> bool:
+    """True if TrialPruned is anywhere in the chain (a method may wrap the callback's raise)."""
+    while exc is not None:
+        if isinstance(exc, optuna.TrialPruned):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def validate_config(cfg: DictConfig) -> None:
@@ -177,8 +187,6 @@ def run_experiment(cfg: DictConfig) -> dict[str, float]:
         result.update(status="FINISHED", error=None, metrics=metrics)
         return metrics
     except BaseException as exc:  # Ctrl-C and kills too: the run folder says what happened
-        from pregan.tuning.pruning import is_pruned
-
         if is_pruned(exc):  # Optuna stopped it on purpose: no failure, no traceback
             result.update(status="PRUNED", error=None, pruned=str(exc))
         elif isinstance(exc, KeyboardInterrupt | SystemExit):  # Lightning turns Ctrl-C into exit(1)

@@ -20,15 +20,6 @@ from pregan.tuning.study import PRUNER_ATTR
 log = logging.getLogger(__name__)
 
 
-def is_pruned(exc: BaseException | None) -> bool:
-    """True if TrialPruned is anywhere in the chain (a method may wrap the callback's raise)."""
-    while exc is not None:
-        if isinstance(exc, optuna.TrialPruned):
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False
-
-
 class OptunaPruningCallback(L.Callback):
     """Report `monitor` per validation epoch to one Optuna trial; prune it when told to.
 

@@ -34,9 +34,9 @@ from optuna.distributions import (
 )
 from optuna.trial import TrialState
 
+from pregan.experiment import is_pruned
 from pregan.tracking import flatten_params
 from pregan.tuning.best import format_best, log_best_to_mlflow, write_best_config
-from pregan.tuning.pruning import is_pruned
 from pregan.tuning.space import SearchSpace, override_value, parse_search_space
 from pregan.tuning.study import make_storage, open_study
 
