@@ -26,10 +26,17 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-from pregan.models.components.generator import feasible_moves, placement_matrix
 from pregan.models.components.surrogate import PlacementSurrogate
 from pregan.models.recovery.cosim_scoring import CosimScoring
 from pregan.simulation.interfaces import Observation
+from pregan.simulation.placement import (
+    Capacity,
+    best_scored,
+    capacity_matrix,
+    demand_matrix,
+    one_hot,
+    relocate,
+)
 
 log = logging.getLogger(__name__)
 
@@ -99,23 +106,23 @@ def collect_surrogate_data(
     for seed in seeds:
         sim = make_sim(int(seed))
         spec = sim.spec
-        capacity = np.stack([spec.host_ips, spec.host_ram_mb, spec.host_disk_mb], axis=1)
+        capacity = capacity_matrix(spec)  # (H, 3)
         while not sim.done:
             obs = sim.observe()
             proposal = np.asarray(scheduler.place(obs), dtype=np.int64)
-            demand = np.stack([obs.container_mips, obs.container_ram_mb, obs.container_disk_mb], 1)
-            base = placement_matrix(proposal, spec.n_hosts)  # (C, H)
+            demand = demand_matrix(obs)  # (C, 3)
+            base = one_hot(proposal, spec.n_hosts)  # (C, H)
             cands = [proposal]
             for _ in range(n_perturb):
                 noisy = base + rng.gumbel(size=base.shape) * rng.uniform(0.3, 2.0)  # (C, H)
-                cands.append(feasible_moves(noisy, proposal, demand, capacity, obs.host_up))
+                cands.append(perturbed(noisy, proposal, demand, capacity, obs.host_up))
             cands = np.stack(cands)  # (B, C)
             y = scoring.score(sim, cands)  # (B,)
             host_cpu, cont = surrogate_inputs(obs)
             for c, v in zip(cands, y, strict=True):
                 hosts.append(host_cpu)
                 conts.append(cont)
-                places.append(placement_matrix(c, spec.n_hosts))
+                places.append(one_hot(c, spec.n_hosts))
                 ys.append(v)
             sim.step(proposal)
     return (np.stack(hosts), np.stack(conts), np.stack(places), np.asarray(ys, dtype=np.float32))
@@ -185,6 +192,26 @@ def save_surrogate(module: GobiSurrogateModule, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def perturbed(
+    scores: np.ndarray,
+    proposal: np.ndarray,
+    demand: np.ndarray,
+    capacity: np.ndarray,
+    host_up: np.ndarray,
+) -> np.ndarray:
+    """The feasible placement a noisy (C, H) score matrix reads as: a container moves when
+    some host scores above its own, most confident first (largest margin), to the
+    highest-scoring up host with room among those; otherwise it stays."""
+    placed = np.flatnonzero(proposal >= 0)
+    own = np.full(proposal.shape[0], np.inf)
+    own[placed] = scores[placed, proposal[placed]]
+    margin = np.where(proposal >= 0, scores.max(axis=1) - own, -np.inf)  # (C,)
+    movers = np.flatnonzero(margin > 0)
+    movers = movers[np.argsort(-margin[movers], kind="stable")]
+    state = Capacity.under(proposal, demand, capacity, host_up)
+    return relocate(proposal, movers, demand, state, best_scored(scores, floor=own))
+
+
 def repair(
     logits: np.ndarray,
     active: np.ndarray,
@@ -194,17 +221,11 @@ def repair(
 ) -> np.ndarray:
     """Round relaxed (C, H) logits to a feasible placement: most confident containers first,
     each takes its best-ranked up host with room for its MIPS, RAM and disk; -1 if none."""
-    out = np.full(logits.shape[0], -1, dtype=np.int64)
-    free = capacity.astype(np.float64).copy()  # (H, R)
+    empty = np.full(logits.shape[0], -1, dtype=np.int64)
     rows = np.flatnonzero(active)
     order = rows[np.argsort(-logits[rows].max(axis=1), kind="stable")]
-    for c in order:
-        fits = host_up & (free >= demand[c]).all(axis=1)  # (H,)
-        if fits.any():
-            h = int(np.flatnonzero(fits)[np.argmax(logits[c, fits])])
-            out[c] = h
-            free[h] -= demand[c]
-    return out
+    state = Capacity.under(empty, demand, capacity.astype(np.float64), host_up)
+    return relocate(empty, order, demand, state, best_scored(logits))
 
 
 class GOBIScheduler:
@@ -266,9 +287,7 @@ class GOBIScheduler:
             list(train.seeds),
             int(train.n_perturb),
             np.random.default_rng(int(train.seed)),
-            CosimScoring(
-                horizon=1, w_energy=0.8, w_response=0.2, source="conf/scheduler/gobi.yaml"
-            ),
+            CosimScoring.from_config(train.cosim, source="conf/scheduler/gobi.yaml"),
         )
         module = train_surrogate(
             data,
@@ -291,11 +310,11 @@ class GOBIScheduler:
         if not active.any():
             return out
         host_cpu, cont = surrogate_inputs(obs)
-        start = placement_matrix(np.where(obs.needs_placement, -1, obs.placement), spec.n_hosts)
+        start = one_hot(np.where(obs.needs_placement, -1, obs.placement), spec.n_hosts)
         logits = self.optimise(host_cpu, cont, start, active, np.asarray(obs.host_up, bool))
-        demand = np.stack([obs.container_mips, obs.container_ram_mb, obs.container_disk_mb], 1)
-        capacity = np.stack([spec.host_ips, spec.host_ram_mb, spec.host_disk_mb], axis=1)
-        return repair(logits, active, demand, capacity, np.asarray(obs.host_up, bool))
+        return repair(
+            logits, active, demand_matrix(obs), capacity_matrix(spec), np.asarray(obs.host_up, bool)
+        )
 
     def optimise(
         self,

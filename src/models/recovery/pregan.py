@@ -12,35 +12,29 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import hydra
-import lightning as L
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader
 
-from pregan.data.windows import (
-    PlacementHistory,
-    WindowDataModule,
-    last_demand_window,
-    last_window,
+from pregan.models.interfaces import FitContext
+from pregan.models.recovery.classifier_flagging import (
+    ClassifierFlagger,
+    Flagger,
+    classifier_verdict,
+    fit_classifier,
 )
-from pregan.models.recovery.cosim_scoring import CosimScoring
+from pregan.models.recovery.decision_points import collate_points, collect_points
+from pregan.models.recovery.decoding import decision_point
 from pregan.models.recovery.fault_classifier import FaultClassifierModule
-from pregan.models.recovery.gan_migrator import (
-    GanCheckpointError,
-    GanMigratorModule,
-    collate_points,
-    collect_points,
-    decision_point,
-    load_gan,
-)
-from pregan.models.interfaces import ClassifierOutput, FitContext
+from pregan.models.recovery.gan_checkpoint import GanCheckpointError, load_gan
+from pregan.models.recovery.gan_migrator import GanMigratorModule
+from pregan.models.recovery.planner import MakeCosim, scoring_from, verdict_estimate
 from pregan.simulation.interfaces import ClusterSpec, Observation, RecoveryDecision
 
 log = logging.getLogger(__name__)
@@ -53,102 +47,10 @@ _GAN_KEYS = (
     "lr_online",
     "n_samples",
     "move_prob",
-    "relax_beta",
+    "adversarial_weight",
     "imitation_weight",
     "min_gain",
 )
-
-
-class ClassifierFlagger:
-    """Runs the classifier on the last `window` intervals of an observation.
-
-    E is the prototype vector of each flagged host's nearest fault class (zeros for the
-    others), as in the original: the generator sees "which class of fault, where".
-    Before any interval has run there is nothing to read: no host is flagged.
-    A classifier that reads the placement ("containers" input) gets it from a history of
-    the placements observed so far, one per interval, windowed as in training; the flagger
-    must therefore see every interval of an episode, in order. One that reads the placed
-    CPU demand ("demand" input) gets it from `Observation.host_demand`, windowed as in
-    training.
-    """
-
-    def __init__(self, classifier: FaultClassifierModule) -> None:
-        self.classifier = classifier.eval()
-        self.window = int(classifier.hparams.window)
-        self.vectors = classifier.prototypes.vectors.detach().cpu().numpy()  # (K, E)
-        self.last: ClassifierOutput | None = None
-        self.uses_containers = bool(classifier.uses_containers)
-        self.uses_demand = bool(classifier.uses_demand)
-        self.placements = PlacementHistory(int(classifier.hparams.n_hosts))
-
-    def inputs(
-        self, obs: Observation, placements: PlacementHistory | None = None
-    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-        """The classifier's window (W, H, D), containers and demand (W, H) (or None where not
-        read) at obs.t >= 1, recording obs.placement in `placements` (the flagger's own
-        history by default)."""
-        window = last_window(obs.host_metrics, self.window)  # (W, H, D)
-        containers = demand = None
-        if self.uses_containers:
-            history = self.placements if placements is None else placements
-            history.record(obs.t, obs.placement)
-            containers = history.window(self.window)  # (W, H)
-        if self.uses_demand:
-            demand = last_demand_window(obs.host_demand, self.window)  # (W, H)
-        return window, containers, demand
-
-    @property
-    def embed_dim(self) -> int:
-        return int(self.vectors.shape[1])
-
-    def _embed(self, out: ClassifierOutput) -> np.ndarray:
-        """(..., H, E) prototype vector of each flagged host's nearest class, zeros elsewhere."""
-        d2 = ((out.embedding[..., :, None, :] - self.vectors) ** 2).sum(-1)  # (..., H, K)
-        emb = self.vectors[d2.argmin(axis=-1)] * out.host_flags[..., None]  # (..., H, E)
-        return emb.astype(np.float32)
-
-    def __call__(self, obs: Observation) -> tuple[np.ndarray, np.ndarray]:
-        h = obs.spec.n_hosts
-        if obs.host_metrics.shape[0] == 0:
-            self.last = None
-            self.placements.reset()
-            return np.zeros(h, bool), np.zeros((h, self.embed_dim), np.float32)
-        out = self.classifier.predict_window(*self.inputs(obs))
-        self.last = out
-        return out.host_flags.astype(bool), self._embed(out)
-
-    def flag_many(self, observations: list[Observation]) -> tuple[np.ndarray, np.ndarray]:
-        """Flags (N, H) and E (N, H, e) of N observations (each with history, t >= 1, the
-        consecutive intervals of one episode) in one batch: the same verdicts as calling the
-        flagger on each, at a fraction of the cost."""
-        history = PlacementHistory(self.placements.n_hosts)  # this episode's, from its first obs
-        inputs = [self.inputs(o, history) for o in observations]
-        windows = np.stack([w for w, _, _ in inputs])  # (N, W, H, D)
-        containers = np.stack([c for _, c, _ in inputs]) if self.uses_containers else None
-        demand = np.stack([d for _, _, d in inputs]) if self.uses_demand else None
-        out = self.classifier.predict_windows(windows, containers, demand)  # fields (N, ...)
-        return out.host_flags.astype(bool), self._embed(out)
-
-
-def classifier_verdict(
-    flagger: Callable[[Observation], tuple[np.ndarray, np.ndarray]],
-    obs: Observation,
-    proposal: np.ndarray,
-) -> tuple[RecoveryDecision, np.ndarray, np.ndarray]:
-    """Run the flagger on `obs`; return the scheduler's proposal as a decision carrying the
-    classifier's verdicts (scores, flags, root-cause scores, classes), plus flags (H,) and
-    E (H, e). Zeros stand in for the verdicts of a flagger that reports no `last` output."""
-    spec = obs.spec
-    flags, emb = flagger(obs)
-    out: ClassifierOutput | None = getattr(flagger, "last", None)
-    decision = RecoveryDecision(
-        placement=proposal,
-        host_scores=out.host_prob if out is not None else np.zeros(spec.n_hosts),
-        host_flags=flags,
-        dim_scores=out.dim_scores if out is not None else np.zeros((spec.n_hosts, 4)),
-        fault_class=out.fault_class if out is not None else np.zeros(spec.n_hosts, np.int64),
-    )
-    return decision, flags, emb
 
 
 class PreGANPolicy:
@@ -158,7 +60,7 @@ class PreGANPolicy:
 
     def __init__(
         self,
-        flagger: Callable[[Observation], tuple[np.ndarray, np.ndarray]],
+        flagger: Flagger,
         gan: GanMigratorModule,
         window: int,
         online: bool = False,
@@ -166,7 +68,7 @@ class PreGANPolicy:
     ) -> None:
         self.flagger, self.gan, self.window = flagger, gan.eval(), window
         self.online, self.accept_threshold = online, accept_threshold
-        self._sim: Any = None
+        self._cosim: MakeCosim | None = None
         self.accepted = 0
         self.generated = 0
 
@@ -177,13 +79,14 @@ class PreGANPolicy:
                 f"PreGAN: the GAN was built for n_hosts={hp.n_hosts}, n_slots={hp.n_slots}; the "
                 f"run's cluster has n_hosts={spec.n_hosts}, n_slots={spec.n_slots}"
             )
-        self._sim, self.accepted, self.generated = None, 0, 0
+        self._cosim, self.accepted, self.generated = None, 0, 0
         if (placements := getattr(self.flagger, "placements", None)) is not None:
             placements.reset()
 
-    def attach_simulator(self, sim: Any) -> None:
-        """The live simulator, forked for online co-simulation only (never read for decisions)."""
-        self._sim = sim
+    def attach_cosimulator(self, make: MakeCosim) -> None:
+        """`make(estimate)` snapshots the live cluster under a fault estimate, for online
+        co-simulation only (never read for decisions; the simulator's faults are never seen)."""
+        self._cosim = make
 
     def decide(self, obs: Observation, proposal: np.ndarray) -> RecoveryDecision:
         proposal = np.asarray(proposal, dtype=np.int64)
@@ -191,15 +94,18 @@ class PreGANPolicy:
         # Until a full window exists the scheduler's proposal stands (verdicts still reported).
         if obs.t < self.window or not flags.any():
             return decision
-        fork = self._sim.fork() if self.online and self._sim is not None else None
-        point = decision_point(obs, proposal, flags, emb, fork)
+        sim = None
+        if self.online and self._cosim is not None:
+            # The classifier's own verdicts and the observed levels: the planner's estimate.
+            sim = self._cosim(verdict_estimate(obs, decision))
+        point = decision_point(obs, proposal, flags, emb, sim)
         cand, prob, _ = self.gan.propose(point)
         if not np.array_equal(cand, proposal):
             self.generated += 1
             if prob > self.accept_threshold:
                 decision.placement = cand
                 self.accepted += 1
-        if fork is not None:
+        if sim is not None:
             self.gan.online_update(point)
         return decision
 
@@ -220,7 +126,7 @@ class PreGANMethod:
                 "conf/model/pregan.yaml: both `classifier` and `migrator` are required"
             )
         # Fail at instantiation (config validation), not after the classifier has trained.
-        CosimScoring.from_config(migrator.get("cosim", {}), source="conf/migrator/gan.yaml")
+        _, self.budget = scoring_from(migrator, "conf/migrator/gan.yaml")
         self.name, self.online = name, bool(online)
         self.classifier_cfg = classifier
         self.migrator_cfg = migrator
@@ -243,6 +149,7 @@ class PreGANMethod:
             embed_dim=flagger.embed_dim,
             cosim=OmegaConf.to_container(mig.cosim, resolve=True),
             seed=ctx.seed,
+            budget=self.budget,
             **{k: mig[k] for k in _GAN_KEYS if k in mig},
         )
         start = time.perf_counter()
@@ -253,6 +160,7 @@ class PreGANMethod:
             _train_seeds(ctx),
             stride=int(mig.get("stride", 1)),
             min_t=flagger.window,  # the policy acts only once a full window exists
+            teacher_faults=str(mig.get("teacher_faults", "true")),
         )
         if not points:
             raise ValueError(
@@ -310,65 +218,6 @@ class PreGANMethod:
 
     def artifacts(self) -> dict[str, Path]:
         return dict(self._artifacts)
-
-
-def fit_classifier(
-    classifier_cfg: DictConfig, ctx: FitContext
-) -> tuple[FaultClassifierModule, dict[str, float], Path | None]:
-    """Train the few-shot classifier on the trace windows; return (the best model in eval
-    mode, its val/ metrics, the best checkpoint or None).
-
-    The classifier config's `trainer` block (max_epochs, min_epochs, batch_size) overrides
-    the run's trainer and data settings for this fit only (early stopping on val/f1 acts
-    between min_epochs and max_epochs). Resumes from the run's last classifier checkpoint.
-    """
-    cfg = OmegaConf.to_container(classifier_cfg, resolve=True)
-    cfg = {k: v for k, v in cfg.items() if k not in ("name",)}
-    fit_cfg = cfg.pop("trainer", None) or {}
-    data = ctx.simulation_cfg.get("data", {}) if ctx.simulation_cfg is not None else {}
-    dm = WindowDataModule(
-        train=ctx.train_dir,
-        val=ctx.val_dir,
-        window=int(cfg.get("window", 3)),
-        batch_size=int(fit_cfg.get("batch_size") or data.get("batch_size", 128)),
-        seed=ctx.seed,
-    )
-    dm.setup("fit")
-    model = hydra.utils.instantiate(cfg, n_hosts=dm.n_hosts, n_features=dm.n_features)
-    ckpt_dir = ctx.output_dir / "checkpoints" / "classifier"
-    callbacks = _callbacks(ctx, ckpt_dir)
-    overrides = {k: int(fit_cfg[k]) for k in ("max_epochs", "min_epochs") if fit_cfg.get(k)}
-    trainer = hydra.utils.instantiate(
-        ctx.trainer_cfg, callbacks=callbacks, logger=ctx.loggers, **overrides
-    )
-    last = ckpt_dir / "last.ckpt"
-    trainer.fit(model, datamodule=dm, ckpt_path=str(last) if last.is_file() else None)
-    best = next((c.best_model_path for c in callbacks if isinstance(c, ModelCheckpoint)), "")
-    best_path = None
-    if best and Path(best).is_file():
-        model = FaultClassifierModule.from_checkpoint(best)
-        best_path = Path(best)
-    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
-    return model.eval(), metrics, best_path
-
-
-def _callbacks(ctx: FitContext, ckpt_dir: Path) -> list[Any]:
-    """The run's checkpoint/early-stopping callbacks (val/f1), checkpoints in `ckpt_dir`."""
-    cb_cfg = ctx.simulation_cfg.get("callbacks") if ctx.simulation_cfg is not None else None
-    if not cb_cfg:
-        return [
-            ModelCheckpoint(dirpath=ckpt_dir, monitor="val/f1", mode="max", save_last=True),
-            L.pytorch.callbacks.EarlyStopping(monitor="val/f1", mode="max", patience=5),
-        ]
-    out = []
-    for cfg in cb_cfg.values():
-        if cfg is None or "_target_" not in cfg:
-            continue
-        if cfg._target_.endswith("ModelCheckpoint"):
-            out.append(hydra.utils.instantiate(cfg, dirpath=str(ckpt_dir)))
-        else:
-            out.append(hydra.utils.instantiate(cfg))
-    return out
 
 
 def _train_seeds(ctx: FitContext) -> list[int]:

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+from pregan.models.interfaces import FitContext
 from pregan.models.recovery.baselines.cmodlb_predictor import (
     PREDICTED_DIMS,
     NextIntervalModule,
@@ -28,10 +29,10 @@ from pregan.models.recovery.baselines.cmodlb_predictor import (
     next_interval_pairs,
 )
 from pregan.models.recovery.baselines.kmeans import kmeans
-from pregan.models.recovery.baselines.migration import least_loaded, migrate_mmt
+from pregan.models.recovery.baselines.migration import migrate_mmt
 from pregan.models.recovery.baselines.selection import by_priority
-from pregan.models.interfaces import FitContext
 from pregan.simulation.interfaces import RESOURCES, ClusterSpec, Observation, RecoveryDecision
+from pregan.simulation.placement import least_loaded
 
 UNWATCHED_DIM_SCORE = -1.0
 """dim_scores of resources CMODLB does not predict (network): below any utilisation."""
