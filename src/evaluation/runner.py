@@ -58,12 +58,15 @@ def run_recovery_episode(
 
     sim = Simulator.from_config(cfg, seed)
     policy.reset(sim.spec)
-    # The oracle alone is handed the truth; a policy that learns online (PreGAN with
-    # model.online=true) is handed the live simulator to fork for co-simulation.
+    # The oracle alone is handed the truth; a policy that co-simulates (PreGAN with
+    # model.online=true) is handed `sim.cosimulator`, which builds a snapshot of the container
+    # state under the fault estimate the policy passes, never the simulator's schedule.
     if (attach_truth := getattr(policy, "attach_ground_truth", None)) is not None:
         attach_truth(sim.fault_class_now)
-    if (attach_sim := getattr(policy, "attach_simulator", None)) is not None:
-        attach_sim(sim)
+        if (attach_faults := getattr(policy, "attach_true_faults", None)) is not None:
+            attach_faults(sim.true_faults)  # the oracle's planner co-simulates the true faults
+    if (attach_cosim := getattr(policy, "attach_cosimulator", None)) is not None:
+        attach_cosim(sim.cosimulator)
     qos_rows, times = [], []
     flags, scores, dims, classes = [], [], [], []
     while not sim.done:

@@ -28,22 +28,27 @@ class FaultSchedule:
     kind: np.ndarray  # (T, H) int8, 0 none, 1..5 FAULT_KINDS
     intensity: np.ndarray  # (T, H) float64
     progress: np.ndarray  # (T, H) float64, (age + 1) / duration of the active fault
+    duration: np.ndarray  # (T, H) int64, intervals of the active fault (1 where none)
 
     @property
     def truth(self) -> np.ndarray:
         return ROOT_CAUSE_MASK[self.kind]  # (T, H, 4) bool
 
+    def level(self, t: int) -> np.ndarray:
+        """(H,) fraction of capacity each fault holds in interval t: a leak has grown to
+        intensity x progress, a hog holds its intensity."""
+        k, i = self.kind[t], self.intensity[t]
+        return np.where(k == LEAK, i * self.progress[t], np.where(k > 0, i, 0.0))
+
+    def growth(self, t: int) -> np.ndarray:
+        """(H,) per-interval increase of the level: intensity / duration for a leak, else 0."""
+        k = self.kind[t]
+        return np.where(k == LEAK, self.intensity[t] / np.maximum(self.duration[t], 1), 0.0)
+
     def effects(self, t: int) -> FaultEffects:
         """The fault effects of interval t (the last interval's persist beyond the end)."""
         t = min(t, self.kind.shape[0] - 1)
-        k, i = self.kind[t], self.intensity[t]
-        return FaultEffects(
-            cpu_hog=np.where(k == CPU, i, 0.0),
-            leak=np.where(k == LEAK, i * self.progress[t], 0.0),
-            disk_hog=np.where(k == DISK, i, 0.0),
-            net_hog=np.where(k == NET, i, 0.0),
-            down=k == CRASH,
-        )
+        return fault_effects(self.kind[t], self.level(t))
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,21 @@ class FaultEffects:
     disk_hog: np.ndarray  # disk bandwidth consumed
     net_hog: np.ndarray  # network bandwidth consumed
     down: np.ndarray  # bool, host crashed
+
+
+def fault_effects(kind: np.ndarray, level: np.ndarray) -> FaultEffects:
+    """The per-host load of faults of class `kind` (H,) holding `level` (H,) of capacity.
+
+    The one mapping from (class, level) to effects: the live schedule and a policy's
+    estimate (`pregan.simulation.cosim.FaultEstimate`) both go through it.
+    """
+    return FaultEffects(
+        cpu_hog=np.where(kind == CPU, level, 0.0),
+        leak=np.where(kind == LEAK, level, 0.0),
+        disk_hog=np.where(kind == DISK, level, 0.0),
+        net_hog=np.where(kind == NET, level, 0.0),
+        down=kind == CRASH,
+    )
 
 
 def draw_faults(
@@ -69,6 +89,7 @@ def draw_faults(
     kind = np.zeros((T, H), dtype=np.int8)
     intensity = np.zeros((T, H))
     progress = np.zeros((T, H))
+    duration = np.ones((T, H), dtype=np.int64)
     if cfg.random and cfg.kinds:
         ids = np.array([FAULT_KINDS.index(k) + 1 for k in cfg.kinds], dtype=np.int8)
         rates = np.array([c.rate for c in cfg.kinds.values()])
@@ -97,6 +118,7 @@ def draw_faults(
             kind[t] = np.where(on, ids[cur_k], 0)
             intensity[t] = np.where(on, cur_i, 0.0)
             progress[t] = np.where(on, (cur_d - left + 1) / cur_d, 0.0)
+            duration[t] = np.where(on, cur_d, 1)
             left = np.maximum(left - 1, 0)
     for sf in cfg.scripted:
         end = min(sf.onset + sf.duration, T)
@@ -106,4 +128,5 @@ def draw_faults(
         kind[span, sf.host] = FAULT_KINDS.index(sf.kind) + 1
         intensity[span, sf.host] = sf.intensity
         progress[span, sf.host] = (span - sf.onset + 1) / sf.duration
-    return FaultSchedule(kind=kind, intensity=intensity, progress=progress)
+        duration[span, sf.host] = sf.duration
+    return FaultSchedule(kind=kind, intensity=intensity, progress=progress, duration=duration)

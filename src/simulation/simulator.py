@@ -8,7 +8,6 @@ forking or co-simulating never disturbs the live episode.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -23,26 +22,13 @@ from pregan.simulation.config import (
     faults_from_dictconfig,
     simulation_from_dictconfig,
 )
+from pregan.simulation.cosim import Cosimulation, FaultEstimate, check_placement
 from pregan.simulation.faults import FaultEffects, draw_faults
 from pregan.simulation.hosts import build_hosts, cluster_spec
 from pregan.simulation.interfaces import QOS_COLUMNS, RESOURCES, ClusterSpec, Observation
 from pregan.simulation.placement import host_sum
 from pregan.simulation.state import SlotState
 from pregan.simulation.workload_bank import WorkloadBank
-
-
-class PlacementError(ValueError):
-    """A placement array has the wrong shape, type or host index."""
-
-
-@dataclass(frozen=True)
-class CosimResult:
-    """Scores of B candidate placements over a co-simulated horizon, (B,) each."""
-
-    energy_j: np.ndarray  # total energy over the horizon
-    mean_response_s: np.ndarray  # finished containers' response, unfinished ones projected
-    sla_violations: np.ndarray  # containers finished late within the horizon
-    migrations: np.ndarray  # moves enacted over the horizon
 
 
 def _nan_div(num: float, den: float) -> float:
@@ -160,25 +146,11 @@ class Simulator:
             host_demand=demand_history,
         )
 
-    def _check_placement(self, placement: Any, batched: bool) -> np.ndarray:
-        arr = np.asarray(placement)
-        C, H = self.spec.n_slots, self.spec.n_hosts
-        want = "(B, C)" if batched else "(C,)"
-        if arr.ndim != (2 if batched else 1) or arr.shape[-1] != C:
-            raise PlacementError(f"placement must have shape {want} with C={C}, got {arr.shape}")
-        if not np.issubdtype(arr.dtype, np.integer):
-            raise PlacementError(f"placement must hold integer host indices, got dtype {arr.dtype}")
-        if arr.size and (arr.min() < -1 or arr.max() >= H):
-            raise PlacementError(
-                f"placement host indices must be in [-1, {H}), got range [{arr.min()}, {arr.max()}]"
-            )
-        return arr.astype(np.int64).reshape(-1, C)
-
     def step(self, placement: Any) -> np.ndarray:
         """Run interval t with the requested (C,) placement; return its QoS row."""
         if self.done:
             raise RuntimeError(f"episode finished: all {self.n_intervals} intervals executed")
-        target = self._check_placement(placement, batched=False)  # (1, C)
+        target = check_placement(placement, self.spec, batched=False)  # (1, C)
         t, fx = self.t, self._effects(self.t)
         res = engine.step(self._ctx, self._state, target, t, fx)
         noisy = res.util[0] + self._noise.normal(0.0, self.cfg.noise_std, res.util[0].shape)
@@ -223,45 +195,24 @@ class Simulator:
         child._qos = self._qos.copy()
         return child
 
-    def cosimulate(self, candidates: Any, horizon: int = 1) -> CosimResult:
-        """Score B candidate placements over `horizon` intervals from the current state.
+    def cosimulator(self, estimate: FaultEstimate) -> Cosimulation:
+        """A co-simulation snapshot of the current container state under `estimate`.
 
-        Each candidate is requested every interval of the horizon; the faults of the
-        current interval persist and nothing new arrives. Containers still running at the
-        end count with their elapsed time plus a projected finish at their last rate (or at
-        base demand if unplaced), so every candidate gets a finite response figure that
-        reflects where it put them.
+        The estimate is the only fault knowledge it holds (see `pregan.simulation.cosim`):
+        a policy passes what its own detector concluded, never this simulator's schedule.
         """
-        if horizon < 1:
-            raise ValueError(f"cosimulate: horizon must be >= 1, got {horizon}")
-        cand = self._check_placement(candidates, batched=True)  # (B, C)
-        B = cand.shape[0]
-        state = self._state.repeat(B)
-        fx = self._effects(self.t)
-        energy, sla, migrations = np.zeros(B), np.zeros(B), np.zeros(B)
-        resp_sum, n_done = np.zeros(B), np.zeros(B)
-        rate = np.zeros(cand.shape)
-        for k in range(horizon):
-            res = engine.step(self._ctx, state, cand, self.t + k, fx)
-            energy += res.energy_j
-            sla += res.sla_violations
-            migrations += res.migrations
-            resp_sum += res.response_sum_s
-            n_done += res.completed
-            rate = res.rate
-        end_s = (self.t + horizon) * self._ctx.interval_s
-        left = state.work_total - state.work_done  # (B, C)
-        base = np.maximum(engine.demand(state, self._ctx.bank).mips, 1.0)
-        projected = left / np.where(rate > 0, rate, base)
-        elapsed = np.where(np.isnan(state.start_s), 0.0, end_s - state.start_s)
-        open_resp = np.where(state.active, elapsed + projected, 0.0).sum(axis=1)
-        n = n_done + state.active.sum(axis=1)
-        return CosimResult(
-            energy_j=energy,
-            mean_response_s=(resp_sum + open_resp) / np.maximum(n, 1),
-            sla_violations=sla,
-            migrations=migrations,
+        return Cosimulation(
+            self._ctx, self.spec, self._state, self.t, ~self._effects(self.t).down, estimate
         )
+
+    def true_faults(self) -> FaultEstimate:
+        """The schedule's faults at the interval about to run, as a FaultEstimate.
+
+        Truth: for the oracle and for offline training on training seeds only.
+        """
+        t = min(self.t, self.n_intervals - 1)
+        f = self._faults
+        return FaultEstimate(f.kind[t].astype(np.int64), f.level(t), f.growth(t))
 
     def record(self) -> EpisodeRecord:
         """The executed intervals as an EpisodeRecord, labelled as `faults.labels` says."""

@@ -36,7 +36,7 @@ def test_policy_runs_online_on_tiny_simulator(cfg) -> None:
     before = [p.detach().clone() for p in gan.parameters()]
     policy = PreGANPolicy(UtilisationFlagger(0.5), gan, window=1, online=True)
     policy.reset(sim.spec)
-    policy.attach_simulator(sim)
+    policy.attach_cosimulator(sim.cosimulator)
     scheduler = LeastFullScheduler()
     while not sim.done:
         obs = sim.observe()

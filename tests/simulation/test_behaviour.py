@@ -78,41 +78,6 @@ def test_faults_show_in_their_metric(sim_factory) -> None:
         assert during > before + 0.2, (kinds[d], before, during)
 
 
-def test_cosim_reproduces_the_real_next_interval(sim_factory) -> None:
-    sim = sim_factory(1, n_hosts=8, n_intervals=30)
-    sched = LeastFullScheduler()
-    for _ in range(10):
-        sim.step(sched.place(sim.observe()))
-    for _ in range(5):
-        proposal = sched.place(sim.observe())
-        res = sim.cosimulate(np.stack([proposal, sim.observe().placement]), horizon=1)
-        row = sim.step(proposal)
-        assert res.energy_j[0] == pytest.approx(row[COL["energy_j"]])
-        assert res.sla_violations[0] == row[COL["sla_violations"]]
-        assert res.migrations[0] == row[COL["migrations"]]
-        assert np.isfinite(res.mean_response_s).all()
-
-
-def test_cosim_response_depends_on_candidate_and_fork_is_independent(sim_factory) -> None:
-    storm = [{"host": 0, "kind": "cpu_overload", "onset": 0, "duration": 30, "intensity": 0.95}]
-    sim = sim_factory(1, faults={"random": False, "scripted": storm}, n_hosts=4, n_intervals=30)
-    sched = LeastFullScheduler()
-    for _ in range(6):
-        sim.step(sched.place(sim.observe()))
-    obs = sim.observe()
-    c = int(np.flatnonzero(obs.active & (obs.placement > 0))[0])
-    onto_hog, stay = obs.placement.copy(), obs.placement.copy()
-    onto_hog[c] = 0
-    child = sim.fork()
-    before = sim.record()
-    res = child.cosimulate(np.stack([stay, onto_hog]), horizon=3)
-    assert res.mean_response_s[1] > res.mean_response_s[0]
-    assert res.migrations[1] >= 1 and res.migrations[0] == 0
-    child.step(onto_hog)
-    np.testing.assert_array_equal(sim.record().qos, before.qos)
-    assert sim.t == before.n_intervals
-
-
 def test_least_full_picks_the_freest_up_host(sim_factory) -> None:
     sched = LeastFullScheduler()
     assert isinstance(sched, Scheduler)

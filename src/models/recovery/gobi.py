@@ -117,7 +117,8 @@ def collect_surrogate_data(
                 noisy = base + rng.gumbel(size=base.shape) * rng.uniform(0.3, 2.0)  # (C, H)
                 cands.append(perturbed(noisy, proposal, demand, capacity, obs.host_up))
             cands = np.stack(cands)  # (B, C)
-            y = scoring.score(sim, cands)  # (B,)
+            # Training seeds: candidates are scored under the true current faults.
+            y = scoring.score(sim.cosimulator(sim.true_faults()), cands)  # (B,)
             host_cpu, cont = surrogate_inputs(obs)
             for c, v in zip(cands, y, strict=True):
                 hosts.append(host_cpu)
