@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 
+from pregan.models.interfaces import Method
 from pregan.models.recovery.baselines.cmodlb import (
     CMODLBDataError,
     CMODLBMethod,
@@ -9,7 +10,6 @@ from pregan.models.recovery.baselines.cmodlb import (
     CMODLBPolicy,
 )
 from pregan.models.recovery.baselines.cmodlb_predictor import latest_windows, next_interval_pairs
-from pregan.models.interfaces import Method
 
 TRAINER = {
     "_target_": "lightning.pytorch.Trainer",

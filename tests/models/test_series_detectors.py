@@ -10,7 +10,6 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from pregan.models.interfaces import SeriesDetector
 from pregan.models.detectors.pregan_series_detector import PreganSeriesDetector
 from pregan.models.detectors.series_detectors import (
     THRESHOLD_METHODS,
@@ -24,6 +23,7 @@ from pregan.models.detectors.series_detectors import (
     pot_threshold,
     trailing_mean,
 )
+from pregan.models.interfaces import SeriesDetector
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 
