@@ -108,7 +108,7 @@ def test_hand_derived_gradient_matches_autograd() -> None:
     net = PlacementSurrogate(H, C, hidden=8).double()
     rng = np.random.default_rng(0)
     hc, ct, p = rng.random(H), rng.random(C), rng.random((C, H))
-    y, grad = net.placement_grad(hc, ct, p)
+    y, grad = net.placement_grad(hc, ct, p)  # dense: through the per-host loads and counts
     pt = torch.from_numpy(p).requires_grad_(True)
     yt = net(torch.from_numpy(hc)[None], torch.from_numpy(ct)[None], pt[None])[0]
     yt.backward()
