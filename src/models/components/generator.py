@@ -17,6 +17,8 @@ the container's own demand and the room left on the healthy hosts (`decoding.slo
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import torch
 from torch import nn
 
@@ -64,5 +66,10 @@ def relaxed_placement(
 
 def one_hot(placement: torch.Tensor, n_hosts: int) -> torch.Tensor:
     """(..., C) int host indices (-1 = none) -> (..., C, H) float32 one-hot rows (zeros for -1)."""
-    eye = torch.eye(n_hosts + 1, dtype=torch.float32)[:, :n_hosts]  # row -1 (= H) is all zeros
-    return eye[placement.long()]
+    return _eye(n_hosts)[placement.long()]
+
+
+@lru_cache(maxsize=8)
+def _eye(n_hosts: int) -> torch.Tensor:
+    """(H + 1, H) identity rows plus a zero row at index -1 (= H); built once per size."""
+    return torch.eye(n_hosts + 1, dtype=torch.float32)[:, :n_hosts]
