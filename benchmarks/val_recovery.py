@@ -13,6 +13,8 @@ apply to the composed `conf/train.yaml` with `model=pregan`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import time
 from pathlib import Path
 
