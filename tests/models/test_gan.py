@@ -70,6 +70,7 @@ def _point(proposal: np.ndarray, with_sim: bool = True) -> DecisionPoint:
         proposal=proposal,
         demand=demand,
         capacity=Capacity.under(proposal, demand, np.full((H, 3), 4.0), np.ones(H, bool)),
+        host_util=np.full((H, 4), 0.3, np.float32),
     )
 
 

@@ -26,7 +26,7 @@ from pregan.simulation.placement import (
     relocate,
 )
 
-N_SLOT_FEATURES_BASE = 7
+N_SLOT_FEATURES_BASE = 7 + 4
 """Per-slot generator features besides the host's fault embedding (see `slot_features`)."""
 
 
@@ -40,6 +40,7 @@ class DecisionPoint:
     proposal: np.ndarray  # (C,) int, the scheduler's placement S
     demand: np.ndarray  # (C, 3) MIPS, RAM MB, disk MB of each slot's container
     capacity: Capacity  # free capacity and load under the proposal (copied per decoding)
+    host_util: np.ndarray  # (H, D) float32 last monitored utilisation (zeros before any)
     movable: np.ndarray = field(init=False)  # (C,) bool: placed on a flagged host
     cache: dict[str, Any] = field(default_factory=dict)  # scores reused over epochs
 
@@ -65,6 +66,11 @@ def decision_point(
         proposal=proposal,
         demand=demand_matrix(obs),
         capacity=Capacity.under_proposal(obs, proposal),
+        host_util=(
+            obs.host_metrics[-1].astype(np.float32)
+            if obs.t > 0
+            else np.zeros((obs.spec.n_hosts, obs.host_metrics.shape[-1]), np.float32)
+        ),
     )
 
 
@@ -141,10 +147,11 @@ def candidate_placements(point: DecisionPoint, budget: int) -> tuple[np.ndarray,
 
 
 def slot_features(point: DecisionPoint) -> np.ndarray:
-    """(C, e + 7) float32 generator input per slot: its host's fault embedding, CPU load,
+    """(C, e + 11) float32 generator input per slot: its host's fault embedding, CPU load,
     share of the slots and flag; the container's MIPS and RAM as shares of its host; the mean
-    and lowest CPU load of the hosts it could go to (up, unflagged). Zero rows for slots not on
-    a flagged host (the generator never moves them)."""
+    and lowest CPU load of the hosts it could go to (up, unflagged); its host's last monitored
+    utilisation of each resource (how hard the fault hits). Zero rows for slots not on a
+    flagged host (the generator never moves them)."""
     prop = np.clip(point.proposal, 0, None)
     cap = point.capacity
     load = cap.load  # (H,)
@@ -168,6 +175,7 @@ def slot_features(point: DecisionPoint) -> np.ndarray:
                 ],
                 axis=1,
             ),  # (C, 7)
+            point.host_util[prop],  # (C, D)
         ],
         axis=1,
     )

@@ -64,7 +64,7 @@ class GobiSurrogateModule(L.LightningModule):
         self,
         n_hosts: int,
         n_slots: int,
-        hidden: int = 64,
+        hidden: int = 16,
         lr: float = 1e-3,
         target_mean: float = 0.0,
         target_std: float = 1.0,
@@ -138,7 +138,7 @@ def train_surrogate(
     batch_size: int,
     lr: float,
     seed: int,
-    hidden: int = 64,
+    hidden: int = 16,
 ) -> GobiSurrogateModule:
     """Fit a GobiSurrogateModule on collected data with a quiet CPU Lightning Trainer."""
     L.seed_everything(seed, workers=True, verbose=False)
@@ -241,7 +241,7 @@ class GOBIScheduler:
         lr: float = 0.8,
         max_iters: int = 200,
         patience: int = 30,
-        n_candidates: int = 32,
+        n_candidates: int = 15,
         train: Any = None,
         sim_cfg: Any = None,
         module: GobiSurrogateModule | None = None,
