@@ -33,8 +33,9 @@ from pregan.models.recovery.baselines.none import NoneMethod
 from pregan.models.recovery.classifier_flagging import ClassifierFlagger, fit_classifier
 from pregan.models.recovery.evacuate import EvacuatePolicy
 from pregan.models.recovery.fault_classifier import FaultClassifierModule
+from pregan.models.recovery.gan_migrator import GanMigratorModule
 from pregan.models.recovery.planner import PlannerPolicy, scoring_from
-from pregan.models.recovery.pregan import PreGANMethod
+from pregan.models.recovery.pregan import PreGANMethod, PreGANPolicy
 from pregan.simulation.interfaces import QOS_COLUMNS
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -59,7 +60,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--methods", nargs="+", default=["none", "evacuate", "planner", "pregan"])
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        default=["none", "evacuate", "planner", "pregan", "pregan_online"],
+        help="pregan_online needs pregan before it (it copies its offline GAN)",
+    )
     parser.add_argument("--workdir", type=Path, default=Path("outputs/val_recovery"))
     parser.add_argument("--tag", default="base", help="names the GAN's checkpoint folder")
     parser.add_argument(
@@ -108,12 +114,8 @@ def main() -> None:
             policies[name] = EvacuatePolicy(ClassifierFlagger(classifier), window)
         elif name == "planner":
             policies[name] = PlannerPolicy(ClassifierFlagger(classifier), window, scoring, budget)
-        elif name.startswith("pregan"):
-            method = PreGANMethod(
-                classifier=cfg.model.classifier,
-                migrator=cfg.model.migrator,
-                online="online" in name,
-            )
+        elif name == "pregan":
+            method = PreGANMethod(classifier=cfg.model.classifier, migrator=cfg.model.migrator)
             method.classifier = classifier
             t0 = time.perf_counter()
             gan_dir = run_dir / args.tag
@@ -124,6 +126,17 @@ def main() -> None:
             for thr in args.thresholds:
                 policies[f"{name}@{thr:g}"] = variant = method.policy()
                 variant.accept_threshold = thr
+        elif name == "pregan_online":  # the offline GAN above, copied, learning online
+            base = policies["pregan"]
+            gan = GanMigratorModule(**base.gan.hparams)
+            gan.load_state_dict(base.gan.state_dict())
+            policies[name] = PreGANPolicy(
+                ClassifierFlagger(classifier),
+                gan,
+                window,
+                online=True,
+                accept_threshold=base.accept_threshold,
+            )
         else:
             raise ValueError(f"unknown method {name!r}")
     scheduler = hydra.utils.instantiate(cfg.scheduler)
