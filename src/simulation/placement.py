@@ -67,7 +67,7 @@ def current_placement(obs: Observation) -> np.ndarray:
 class Capacity:
     """Free capacity and CPU load of every host under the placement being built.
 
-    Mutated by `move` as a decision assigns containers, so that two containers never fill
+    Updated by `relocate` as a decision assigns containers, so that two containers never fill
     the same spare capacity twice within one decision.
     """
 
@@ -116,18 +116,6 @@ class Capacity:
 
     def copy(self) -> Capacity:
         return Capacity(self.free.copy(), self.load.copy(), self.ips, self.up.copy())
-
-    def fits(self, demand: np.ndarray) -> np.ndarray:
-        """(H,) bool: up hosts whose free MIPS, RAM and disk all hold a (R,) demand."""
-        return self.up & (self.free >= demand).all(axis=1)
-
-    def move(self, src: int, dst: int, demand: np.ndarray) -> None:
-        """Account for one container of (R,) demand moving from `src` (-1: unplaced) to `dst`."""
-        if src >= 0:
-            self.free[src] += demand
-            self.load[src] -= demand[0] / self.ips[src]
-        self.free[dst] -= demand
-        self.load[dst] += demand[0] / self.ips[dst]
 
 
 TargetRule = Callable[[int, np.ndarray, Capacity], int]
@@ -180,16 +168,29 @@ def relocate(
     """
     out = np.array(placement, dtype=np.int64, copy=True)
     allowed = state.up if excluded is None else state.up & ~excluded  # (H,)
+    free, load, ips = state.free, state.load, state.ips
+    by_load = rule is least_loaded  # the commonest rule, inlined: no call per container
     for c in np.asarray(movers, dtype=np.int64).tolist():
         src = int(out[c])
-        feasible = allowed & (state.free >= demand[c]).all(axis=1)  # (H,)
+        d = demand[c]  # (R,)
+        feasible = allowed & (free >= d).all(axis=1)  # (H,)
         if src >= 0:
             feasible[src] = False
-        if not feasible.any():
-            continue
-        dst = rule(c, feasible, state)
-        if dst < 0:
-            continue
-        state.move(src, dst, demand[c])
+        if by_load:
+            key = np.where(feasible, load, np.inf)  # (H,)
+            dst = int(key.argmin())
+            if key[dst] == np.inf:
+                continue
+        else:
+            if not feasible.any():
+                continue
+            dst = rule(c, feasible, state)
+            if dst < 0:
+                continue
+        if src >= 0:  # account for the move in the state
+            free[src] += d
+            load[src] -= d[0] / ips[src]
+        free[dst] -= d
+        load[dst] += d[0] / ips[dst]
         out[c] = dst
     return out
