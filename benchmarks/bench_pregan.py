@@ -86,7 +86,11 @@ def bench(n_hosts: int, repeats: int) -> None:
     flagger = HalfFlagged(ClassifierFlagger(clf))
     migrator = OmegaConf.load(CONF / "migrator" / "gan.yaml")
     gan = GanMigratorModule(
-        n_hosts, sim.spec.n_slots, flagger.embed_dim, cosim=OmegaConf.to_container(migrator.cosim)
+        n_hosts,
+        sim.spec.n_slots,
+        flagger.embed_dim,
+        n_metrics=len(sim.spec.metrics),
+        cosim=OmegaConf.to_container(migrator.cosim),
     )
     _send_flagged_away(gan)
     policy = PreGANPolicy(flagger, gan, window=3, accept_threshold=0.0)  # always enact

@@ -2,14 +2,15 @@
 
 | array        | shape      | dtype   | meaning                                          |
 |--------------|------------|---------|--------------------------------------------------|
-| host_metrics | (T, H, 4)  | float32 | utilisation per resource, fraction of capacity   |
+| host_metrics | (T, H, D)  | float32 | monitored metrics, fractions of capacity         |
 | placement    | (T, C)     | int16   | host of each slot during interval t, -1 none     |
-| fault_truth  | (T, H, 4)  | bool    | root-cause resources of active faults            |
+| fault_truth  | (T, H, D)  | bool    | metrics an active fault drove (root causes)      |
 | fault_class  | (T, H)     | int8    | 0 none, 1..5 fault kind                          |
 | qos          | (T, Q)     | float32 | per-interval QoS, QOS_COLUMNS order              |
 | host_profile | (H,)       | int8    | index into the manifest's profile names          |
 | host_demand  | (T, H)     | float32 | base CPU demand placed on the host / its IPS     |
 | seed         | ()         | int64   | the episode's simulation seed                    |
+| metrics      | (D,)       | str     | names of the metric axis (simulation.metrics)    |
 
 Loading checks every field, so a truncated or hand-edited file fails with the file and
 field named instead of surfacing later as a shape error inside a model.
@@ -18,16 +19,16 @@ field named instead of surfacing later as a shape error inside a model.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from pregan.io import write_atomic, write_json_atomic
-from pregan.simulation.interfaces import FAULT_KINDS, QOS_COLUMNS, RESOURCES
+from pregan.simulation.interfaces import FAULT_KINDS, METRICS, QOS_COLUMNS
+from pregan.simulation.record import EpisodeRecord
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
 # QoS columns that are NaN when nothing happened (no completion, migration, start).
 _NAN_OK = {"mean_response_s", "mean_migration_s", "mean_wait_intervals"}
@@ -35,28 +36,6 @@ _NAN_OK = {"mean_response_s", "mean_migration_s", "mean_wait_intervals"}
 
 class EpisodeFormatError(ValueError):
     """An episode file or manifest is malformed; the message names the file and field."""
-
-
-@dataclass
-class EpisodeRecord:
-    """One simulated episode of T intervals on H hosts and C container slots."""
-
-    host_metrics: np.ndarray  # (T, H, 4) float32
-    placement: np.ndarray  # (T, C) int16
-    fault_truth: np.ndarray  # (T, H, 4) bool
-    fault_class: np.ndarray  # (T, H) int8
-    qos: np.ndarray  # (T, Q) float32
-    host_profile: np.ndarray  # (H,) int8
-    host_demand: np.ndarray  # (T, H) float32 scheduled CPU demand / capacity (>= 0)
-    seed: int
-
-    @property
-    def n_intervals(self) -> int:
-        return int(self.host_metrics.shape[0])
-
-    @property
-    def n_hosts(self) -> int:
-        return int(self.host_metrics.shape[1])
 
 
 _DTYPES = {
@@ -78,6 +57,7 @@ def save_episode(record: EpisodeRecord, path: Path) -> None:
     """Validate and write atomically: a reader never sees a half-written episode."""
     arrays = {name: np.asarray(getattr(record, name)).astype(dt) for name, dt in _DTYPES.items()}
     arrays["seed"] = np.asarray(record.seed, dtype=np.int64)
+    arrays["metrics"] = np.asarray(list(record.metrics), dtype=np.str_)
     _validate(arrays, Path(path))
 
     def write(tmp: Path) -> None:
@@ -99,12 +79,19 @@ def _validate(a: dict[str, np.ndarray], path: Path) -> None:
             _fail(path, name, f"has dtype {a[name].dtype}, expected {np.dtype(dt)}")
     if "seed" not in a or a["seed"].shape != ():
         _fail(path, "seed", "must be a scalar")
+    names = a.get("metrics")
+    if names is None or names.ndim != 1 or not names.size:
+        _fail(path, "metrics", "must be a non-empty list of metric names")
+    unknown = [str(n) for n in names if str(n) not in METRICS]
+    if unknown:
+        _fail(path, "metrics", f"has unknown metric names {unknown}; known: {list(METRICS)}")
+    D = int(names.size)
     m = a["host_metrics"]
-    if m.ndim != 3 or m.shape[2] != len(RESOURCES):
-        _fail(path, "host_metrics", f"has shape {m.shape}, expected (T, H, {len(RESOURCES)})")
+    if m.ndim != 3 or m.shape[2] != D:
+        _fail(path, "host_metrics", f"has shape {m.shape}, expected (T, H, {D})")
     T, H = m.shape[:2]
     shapes = {
-        "fault_truth": (T, H, len(RESOURCES)),
+        "fault_truth": (T, H, D),
         "fault_class": (T, H),
         "qos": (T, len(QOS_COLUMNS)),
         "host_profile": (H,),
@@ -152,11 +139,20 @@ def load_episode(path: Path) -> EpisodeRecord:
     except (OSError, ValueError, EOFError) as err:
         raise EpisodeFormatError(f"{path}: not a readable episode file ({err})") from None
     _validate(arrays, path)
-    return EpisodeRecord(**{n: arrays[n] for n in _DTYPES}, seed=int(arrays["seed"]))
+    return EpisodeRecord(
+        **{n: arrays[n] for n in _DTYPES},
+        seed=int(arrays["seed"]),
+        metrics=tuple(str(n) for n in arrays["metrics"]),
+    )
 
 
 def write_manifest(
-    folder: Path, *, seeds: list[int], config: dict[str, Any], profile_names: tuple[str, ...]
+    folder: Path,
+    *,
+    seeds: list[int],
+    config: dict[str, Any],
+    profile_names: tuple[str, ...],
+    metrics: tuple[str, ...],
 ) -> None:
     """Describe a split folder: format, columns, the resolved config and the seeds."""
     write_json_atomic(
@@ -166,7 +162,7 @@ def write_manifest(
             "seeds": [int(s) for s in seeds],
             "files": [episode_name(int(s)) for s in seeds],
             "config": config,
-            "resources": list(RESOURCES),
+            "metrics": list(metrics),
             "fault_kinds": list(FAULT_KINDS),
             "qos_columns": list(QOS_COLUMNS),
             "profile_names": list(profile_names),
@@ -186,7 +182,6 @@ def read_manifest(folder: Path) -> dict[str, Any]:
         raise EpisodeFormatError(f"{path}: not valid JSON ({err})") from None
     expected = {
         "format_version": FORMAT_VERSION,
-        "resources": list(RESOURCES),
         "fault_kinds": list(FAULT_KINDS),
         "qos_columns": list(QOS_COLUMNS),
     }
@@ -195,6 +190,11 @@ def read_manifest(folder: Path) -> dict[str, Any]:
             raise EpisodeFormatError(
                 f"{path}: field '{key}' is {manifest.get(key)!r}, expected {want!r}"
             )
+    names = manifest.get("metrics")
+    if not isinstance(names, list) or not names or any(n not in METRICS for n in names):
+        raise EpisodeFormatError(
+            f"{path}: field 'metrics' is {names!r}, expected a list of names from {list(METRICS)}"
+        )
     if not isinstance(manifest.get("files"), list):
         raise EpisodeFormatError(f"{path}: field 'files' must be a list of episode files")
     return manifest

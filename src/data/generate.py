@@ -18,7 +18,6 @@ from omegaconf import DictConfig, OmegaConf
 
 from pregan.data.episodes import (
     EpisodeFormatError,
-    EpisodeRecord,
     episode_name,
     read_manifest,
     save_episode,
@@ -26,6 +25,7 @@ from pregan.data.episodes import (
 )
 from pregan.io import write_json_atomic
 from pregan.simulation.interfaces import FAULT_KINDS, QOS_COLUMNS
+from pregan.simulation.record import EpisodeRecord
 from pregan.simulation.simulator import Simulator
 
 log = logging.getLogger(__name__)
@@ -74,12 +74,13 @@ def generate_traces(cfg: DictConfig, root: Path) -> dict[str, Any]:
         seeds = [int(s) for s in cfg.data[f"{split}_seeds"]]
         folder = root / split
         records, names = [], ()
+        metrics = tuple(cfg.simulation.metrics)
         for seed in seeds:
             record, names = run_scheduler_episode(cfg, seed)
             save_episode(record, folder / episode_name(seed))
             records.append(record)
             log.info("%s: episode seed %d written", split, seed)
-        write_manifest(folder, seeds=seeds, config=resolved, profile_names=names)
+        write_manifest(folder, seeds=seeds, config=resolved, profile_names=names, metrics=metrics)
         summary[split] = summarise(records) if records else {"episodes": 0.0}
     write_json_atomic(root / "summary.json", summary)
     return summary

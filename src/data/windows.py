@@ -4,15 +4,16 @@ A window ending at interval t holds intervals t-W+1..t of every host's metrics, 
 with the truth of interval t: this is what a policy sees at the start of interval t+1 and is
 scored against (docs/ARCHITECTURE.md). Windows that would start before interval 0 repeat
 interval 0 (edge padding), so every interval yields a window and the first decisions of an
-episode are made on the same kind of input as in training (`last_window` does the same online).
+episode are made on the same kind of input as in training (`live_inputs` does the same online).
 
 Beside the metrics, each window carries the scheduler's placement as the number of containers
 on each host in each interval, relative to an even spread (count * H / C): PreGAN's input is the
 metrics window plus the placement matrix S (PREGAN.md §3 step 1). Episodes without a placement
-(foreign traces such as SMD) give windows without it. `PlacementHistory` rebuilds the same
-channel online from the placements a policy observes, interval for interval. Episodes that
-record it also give a demand channel: the base CPU demand the scheduler placed on each host,
-over its capacity (`host_demand`), which a policy reads from `Observation.host_demand`.
+(foreign traces such as SMD) give windows without it. Episodes that record it also give a demand channel: the base CPU demand the scheduler placed on each host,
+over its capacity (`host_demand`). Online, `live_inputs` computes the same channels with the
+same function (`window_channels`) from the observation's histories (`host_metrics`,
+`placement_history`, `host_demand`), so training and serving inputs are equal by
+construction (tests/data/test_windows.py checks it on the real simulator).
 
 Normalisation statistics (per-feature mean and standard deviation) come from the training
 split only; the module stores them in its checkpoint and normalises raw windows itself.
@@ -33,17 +34,6 @@ from torch.utils.data import DataLoader, TensorDataset
 
 class WindowDataError(ValueError):
     """Episodes that cannot be windowed; the message names the split, episode and field."""
-
-
-@dataclass(frozen=True)
-class EpisodeArrays:
-    """The three arrays of an episode the classifier learns from (see ARCHITECTURE.md)."""
-
-    host_metrics: np.ndarray  # (T, H, D) float32 utilisation
-    fault_class: np.ndarray  # (T, H) int, 0 none, 1..K fault kind
-    fault_truth: np.ndarray  # (T, H, D) bool root-cause resources
-    placement: np.ndarray | None = None  # (T, C) int, host of each slot, -1 none
-    host_demand: np.ndarray | None = None  # (T, H) float32 placed CPU demand / capacity
 
 
 @dataclass(frozen=True)
@@ -81,68 +71,49 @@ def window_indices(n_intervals: int, window: int) -> np.ndarray:
     return np.clip(ends + offsets, 0, None)  # (T, W)
 
 
-def last_window(history: np.ndarray, window: int) -> np.ndarray:
-    """The (W, H, D) window a policy feeds the classifier from a (t, H, D) history (t >= 1)."""
+def window_channels(
+    host_metrics: np.ndarray,
+    placement: np.ndarray | None,
+    host_demand: np.ndarray | None,
+    window: int,
+    ends: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Every classifier input channel of the windows ending at `ends` (default: every
+    interval) of a (T, H, D) history: metrics (N, W, H, D), containers per host relative to
+    an even spread (N, W, H) from the (T, C) placement during each interval, and placed CPU
+    demand over capacity (N, W, H) from (T, H) host_demand (None where the source is None).
+
+    The one function behind both the training windows (`episode_windows`) and a policy's
+    live input (`live_inputs`, from the same histories in the Observation), so the two
+    cannot drift apart (train/serve parity).
+    """
+    t, h, _ = host_metrics.shape
+    idx = window_indices(t, window)  # (T, W)
+    if ends is not None:
+        idx = idx[ends]  # (N, W)
+    windows = np.ascontiguousarray(np.asarray(host_metrics, dtype=np.float32)[idx])
+    containers = None if placement is None else container_share(placement[:t], h)[idx]
+    demand = None if host_demand is None else np.asarray(host_demand, np.float32)[idx]
+    return windows, containers, demand
+
+
+def live_inputs(
+    obs: Any, window: int, containers: bool = True, demand: bool = True
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """The classifier's inputs at the start of interval obs.t >= 1: the window (W, H, D) and,
+    where asked for, the containers and demand channels (W, H), computed by
+    `window_channels` from the observation's histories exactly as in training."""
+    history = obs.host_metrics
     if history.ndim != 3 or history.shape[0] < 1:
         raise WindowDataError(f"history: expected (t >= 1, H, D), got shape {history.shape}")
-    idx = window_indices(history.shape[0], window)[-1]  # (W,)
-    return np.ascontiguousarray(history[idx], dtype=np.float32)  # (W, H, D)
-
-
-def last_demand_window(history: np.ndarray | None, window: int) -> np.ndarray:
-    """The (W, H) demand channel a policy feeds the classifier from `Observation.host_demand`
-    (t >= 1, H), padded at the episode's start exactly like `episode_windows`."""
-    if history is None:
+    placement = obs.placement_history if containers else None
+    host_demand = obs.host_demand if demand else None
+    if containers and placement is None:
+        raise WindowDataError("placement_history: the observation carries no placement history")
+    if demand and host_demand is None:
         raise WindowDataError("host_demand: the observation carries no demand history")
-    if history.ndim != 2 or history.shape[0] < 1:
-        raise WindowDataError(f"host_demand: expected (t >= 1, H), got shape {history.shape}")
-    idx = window_indices(history.shape[0], window)[-1]  # (W,)
-    return np.ascontiguousarray(history[idx], dtype=np.float32)  # (W, H)
-
-
-class PlacementHistory:
-    """The containers channel of the window a policy decides on, built online.
-
-    At the start of interval t a policy observes the placement of interval t-1
-    (`Observation.placement`); recording it each interval and windowing exactly like
-    `episode_windows` (edge padding at the episode's start) gives the training windows'
-    channel, interval for interval. t <= 1 starts a new episode. A history that starts later
-    (observations from mid-episode) pads with its first placement, as windows pad with
-    interval 0; seeing an interval again replaces it and forgets the later ones; skipping
-    one is an error, since the window would silently shift.
-    """
-
-    def __init__(self, n_hosts: int) -> None:
-        self.n_hosts = n_hosts
-        self._first = 0  # interval of the first recorded placement
-        self._shares: list[np.ndarray] = []  # (H,) per interval from _first on
-
-    def reset(self) -> None:
-        self._first, self._shares = 0, []
-
-    def record(self, t: int, placement: np.ndarray) -> None:
-        """Note the placement seen at the start of interval t (that of interval t-1)."""
-        if t <= 0:
-            self.reset()
-            return
-        interval = t - 1
-        if interval == 0 or not self._shares or interval < self._first:
-            self._first, self._shares = interval, []
-        if interval > self._first + len(self._shares):
-            raise WindowDataError(
-                f"placement history: interval {interval} observed, but the last recorded is "
-                f"{self._first + len(self._shares) - 1}; every interval must be observed"
-            )
-        del self._shares[interval - self._first :]
-        self._shares.append(container_share(placement, self.n_hosts))  # (H,)
-
-    def window(self, window: int) -> np.ndarray:
-        """(W, H) float32 channel of the window ending at the last recorded interval."""
-        if not self._shares:
-            raise WindowDataError("placement history: no interval recorded yet")
-        end = self._first + len(self._shares)
-        idx = np.maximum(window_indices(end, window)[-1], self._first) - self._first  # (W,)
-        return np.stack([self._shares[i] for i in idx])  # (W, H)
+    w, c, d = window_channels(history, placement, host_demand, window, np.array([-1]))
+    return w[0], None if c is None else c[0], None if d is None else d[0]
 
 
 def _field(episode: Any, name: str) -> np.ndarray:
@@ -175,9 +146,7 @@ def episode_windows(episode: Any, window: int, where: str) -> WindowArrays:
         raise WindowDataError(f"{where}: host_metrics contains NaN or infinite values")
     if fclass.min(initial=0) < 0:
         raise WindowDataError(f"{where}: fault_class has negative value {fclass.min()}")
-    idx = window_indices(t, window)  # (T, W)
     placement = _optional(episode, "placement")
-    containers = None
     if placement is not None:
         if placement.ndim != 2 or placement.shape[0] != t:
             raise WindowDataError(
@@ -188,9 +157,7 @@ def episode_windows(episode: Any, window: int, where: str) -> WindowArrays:
                 f"{where}: placement host indices must be in [-1, {h}), got "
                 f"[{placement.min()}, {placement.max()}]"
             )
-        containers = container_share(placement, h)[idx]  # (T, W, H)
     host_demand = _optional(episode, "host_demand")
-    demand = None
     if host_demand is not None:
         if host_demand.shape != (t, h):
             raise WindowDataError(
@@ -198,9 +165,9 @@ def episode_windows(episode: Any, window: int, where: str) -> WindowArrays:
             )
         if not np.isfinite(host_demand).all() or host_demand.min(initial=0) < 0:
             raise WindowDataError(f"{where}: host_demand must be finite and >= 0")
-        demand = host_demand.astype(np.float32)[idx]  # (T, W, H)
+    windows, containers, demand = window_channels(metrics, placement, host_demand, window)
     return WindowArrays(
-        windows=metrics.astype(np.float32)[idx],  # (T, W, H, D)
+        windows=windows,  # (T, W, H, D)
         faulty=(fclass > 0).astype(np.int64),  # (T, H)
         fault_class=fclass.astype(np.int64),  # (T, H)
         root_cause=truth.astype(np.float32),  # (T, H, D)

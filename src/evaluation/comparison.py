@@ -24,6 +24,7 @@ from scipy import stats
 METHOD_ORDER: tuple[str, ...] = (
     "pregan",
     "evacuate",
+    "threshold",
     "pcft",
     "dftm",
     "eclb",
@@ -37,6 +38,7 @@ METRIC_GROUPS: dict[str, dict[str, str]] = {
         "test/energy_kj": "lower",
         "test/mean_response_s": "lower",
         "test/sla_violation_rate": "lower",
+        "test/overdue_unfinished": "lower",
         "test/migrations": "lower",
         "test/mean_migration_s": "lower",
         "test/mean_wait_intervals": "lower",
@@ -58,6 +60,10 @@ METRIC_GROUPS: dict[str, dict[str, str]] = {
         "test/hitrate_150": "higher",
         "test/ndcg_100": "higher",
         "test/ndcg_150": "higher",
+        "test/grid_hitrate_100": "higher",
+        "test/grid_hitrate_150": "higher",
+        "test/grid_ndcg_100": "higher",
+        "test/grid_ndcg_150": "higher",
         "test/class_accuracy": "higher",
     },
 }

@@ -11,6 +11,7 @@ from __future__ import annotations
 import resource
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,7 +35,7 @@ class EpisodeOutcome:
     host_scores: np.ndarray | None = None  # (T, H) float
     dim_scores: np.ndarray | None = None  # (T, H, D) float
     fault_class: np.ndarray | None = None  # (T, H) int
-    peak_rss_mb: float = 0.0
+    peak_rss_mb: float = 0.0  # peak resident memory while this episode ran (recovery only)
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -43,6 +44,30 @@ def _stack(rows: list[np.ndarray | None]) -> np.ndarray | None:
     if any(r is None for r in rows):
         return None
     return np.stack(rows)
+
+
+_STATUS = Path("/proc/self/status")
+_CLEAR_REFS = Path("/proc/self/clear_refs")
+
+
+def _reset_peak_rss() -> bool:
+    """Reset the kernel's peak-RSS mark (VmHWM) so the next reading covers what follows
+    only (Linux: writing 5 to /proc/self/clear_refs). False where that is not possible."""
+    try:
+        _CLEAR_REFS.write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def _peak_rss_mb(since_reset: bool) -> float:
+    """Peak resident memory in MB since the last reset (VmHWM); without a reset, the
+    process's lifetime peak (getrusage), which then includes training."""
+    if since_reset:
+        for line in _STATUS.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return float(line.split()[1]) / 1024.0  # kB -> MB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def run_recovery_episode(
@@ -56,6 +81,7 @@ def run_recovery_episode(
     """
     from pregan.simulation.simulator import Simulator
 
+    reset = _reset_peak_rss()
     sim = Simulator.from_config(cfg, seed)
     policy.reset(sim.spec)
     # The oracle alone is handed the truth; a policy that co-simulates (PreGAN with
@@ -65,6 +91,8 @@ def run_recovery_episode(
         attach_truth(sim.fault_class_now)
         if (attach_faults := getattr(policy, "attach_true_faults", None)) is not None:
             attach_faults(sim.true_faults)  # the oracle's planner co-simulates the true faults
+    if (attach_root_cause := getattr(policy, "attach_root_cause", None)) is not None:
+        attach_root_cause(sim.fault_truth_now)
     if (attach_cosim := getattr(policy, "attach_cosimulator", None)) is not None:
         attach_cosim(sim.cosimulator)
     qos_rows, times = [], []
@@ -94,7 +122,7 @@ def run_recovery_episode(
         host_scores=_stack(scores[1:]),
         dim_scores=_stack(dims[1:]),
         fault_class=_stack(classes[1:]),
-        peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        peak_rss_mb=_peak_rss_mb(reset),
     )
 
 
@@ -112,10 +140,17 @@ def _qos_metrics(outcomes: list[EpisodeOutcome]) -> dict[str, float]:
         )
 
     migrations = qos[:, col["migrations"]]
+    due = qos[:, col["deadlines_due"]].sum()
     return {
         "energy_kj": float(np.mean([o.qos[:, col["energy_j"]].sum() / 1e3 for o in outcomes])),
         "mean_response_s": weighted("mean_response_s", completed),
-        "sla_violation_rate": float(100.0 * qos[:, col["sla_violations"]].sum() / max(n_done, 1)),
+        # Over every container whose deadline passed within the episode, finished or not:
+        # a method that leaves late containers unfinished gains nothing by it.
+        "sla_violation_rate": float(100.0 * qos[:, col["deadlines_missed"]].sum() / max(due, 1)),
+        "overdue_unfinished": float(
+            np.mean([o.qos[-1, col["overdue_unfinished"]] for o in outcomes])
+        ),
+        "late_completion_rate": float(100.0 * qos[:, col["sla_violations"]].sum() / max(n_done, 1)),
         "completed": float(np.mean([o.qos[:, col["completed"]].sum() for o in outcomes])),
         "migrations": float(np.mean([o.qos[:, col["migrations"]].sum() for o in outcomes])),
         "mean_migration_s": weighted("mean_migration_s", migrations),
@@ -137,15 +172,7 @@ def _detection_metrics(outcomes: list[EpisodeOutcome]) -> dict[str, float]:
         scores, _ = M.flatten_host_grids([o.host_scores for o in outcomes])
         out["roc_auc"] = M.roc_auc(labels, scores)
     if all(o.dim_scores is not None for o in outcomes):
-        # Diagnosis over faulty host-intervals whose root cause is a proper subset of the
-        # dims: a crash's root cause is every dim, which any ranking would hit.
-        mask = [(o.truth_class > 0) & (o.truth_class != _CRASH) for o in outcomes]
-        dim_scores = np.concatenate([o.dim_scores[m] for o, m in zip(outcomes, mask, strict=True)])
-        truth = np.concatenate([o.truth_dims[m] for o, m in zip(outcomes, mask, strict=True)])
-        if len(truth):
-            for p in (100, 150):
-                out[f"hitrate_{p}"] = M.hit_rate_at(dim_scores, truth, p)
-                out[f"ndcg_{p}"] = M.ndcg_at(dim_scores, truth, p)
+        out.update(_diagnosis_metrics(outcomes))
     if all(o.fault_class is not None for o in outcomes):
         true = np.concatenate([o.truth_class.reshape(-1) for o in outcomes])
         pred = np.concatenate([o.fault_class.reshape(-1) for o in outcomes])
@@ -154,6 +181,41 @@ def _detection_metrics(outcomes: list[EpisodeOutcome]) -> dict[str, float]:
     n_faults = len(M.label_runs(labels, groups))
     out["migrations_per_fault"] = float(migrations / max(n_faults, 1))
     return {k: float(v) for k, v in out.items() if v is not None}
+
+
+def _diagnosis_metrics(outcomes: list[EpisodeOutcome]) -> dict[str, float | None]:
+    """HitRate/NDCG@100 % and @150 % of the root-cause rankings, twice:
+
+    - per host (`hitrate_100`, ...): each faulty host-interval ranks its own D metrics;
+    - over the grid (`grid_hitrate_100`, ...): each faulty interval ranks the cluster's whole
+      H x D host-metric grid (which host and which metric), scores as reported.
+    Crashed hosts are left out of both: a crash's root cause is every metric (any ranking
+    hits it) and the heartbeat already shows it; in the grid their cells cannot be picked.
+    """
+    out: dict[str, float | None] = {}
+    mask = [(o.truth_class > 0) & (o.truth_class != _CRASH) for o in outcomes]
+    scores = np.concatenate([o.dim_scores[m] for o, m in zip(outcomes, mask, strict=True)])
+    truth = np.concatenate([o.truth_dims[m] for o, m in zip(outcomes, mask, strict=True)])
+    if len(truth):
+        for p in (100, 150):
+            out[f"hitrate_{p}"] = M.hit_rate_at(scores, truth, p)
+            out[f"ndcg_{p}"] = M.ndcg_at(scores, truth, p)
+    grid_scores, grid_truth = [], []
+    for o, m in zip(outcomes, mask, strict=True):
+        crash = (o.truth_class == _CRASH)[..., None]  # (T, H, 1)
+        raw = o.dim_scores.astype(np.float64)  # (T, H, D)
+        sc = np.where(crash, raw.min(initial=0.0) - 1.0, raw)  # crashed cells rank last
+        tr = o.truth_dims & m[..., None]  # (T, H, D)
+        rows = tr.any(axis=(1, 2))  # (T,) intervals with a diagnosable fault
+        grid_scores.append(sc[rows].reshape(int(rows.sum()), -1))  # (N, H * D)
+        grid_truth.append(tr[rows].reshape(int(rows.sum()), -1))
+    g_truth = np.concatenate(grid_truth)
+    if len(g_truth):
+        g_scores = np.concatenate(grid_scores)
+        for p in (100, 150):
+            out[f"grid_hitrate_{p}"] = M.hit_rate_at(g_scores, g_truth, p)
+            out[f"grid_ndcg_{p}"] = M.ndcg_at(g_scores, g_truth, p)
+    return out
 
 
 def score_outcomes(outcomes: list[EpisodeOutcome]) -> dict[str, float]:

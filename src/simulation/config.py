@@ -14,7 +14,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from pregan.simulation.interfaces import FAULT_KINDS
+from pregan.simulation.interfaces import DEFAULT_METRICS, FAULT_KINDS, METRICS
 
 
 class ConfigError(ValueError):
@@ -23,19 +23,18 @@ class ConfigError(ValueError):
 
 @dataclass
 class HostProfileConfig:
-    """One host model as measured (before the original's bandwidth multipliers)."""
+    """One host model; every figure carries its unit in its name."""
 
-    ips: float  # MIPS
-    ram_mb: float
-    ram_read_mbps: float
-    ram_write_mbps: float
-    disk_mb: float
-    disk_read_mbps: float
-    disk_write_mbps: float
-    net_up_mbps: float
-    net_down_mbps: float
-    latency_s: float
-    power_w: list[float]  # watts at 0 %, 10 %, ..., 100 % CPU
+    cpu_mips: float  # MIPS
+    ram_mb: float  # MB
+    swap_mb: float  # MB of swap space
+    disk_mb: float  # MB of storage
+    disk_read_mb_per_s: float  # MB/s
+    disk_write_mb_per_s: float  # MB/s
+    net_up_mbit_per_s: float  # Mb/s (megabits)
+    net_down_mbit_per_s: float  # Mb/s (megabits)
+    latency_s: float  # s
+    power_w: list[float]  # W at 0 %, 10 %, ..., 100 % CPU
 
 
 @dataclass
@@ -48,16 +47,6 @@ class HostMixEntry:
 
 
 @dataclass
-class MultiplierConfig:
-    """The original scales the measured bandwidths when it builds hosts."""
-
-    ram_read: float = 5.0
-    ram_write: float = 5.0
-    disk_read: float = 5.0
-    disk_write: float = 10.0
-
-
-@dataclass
 class NormalConfig:
     mean: float
     std: float
@@ -65,13 +54,11 @@ class NormalConfig:
 
 @dataclass
 class SlowdownConfig:
-    """How faults turn into slower containers (Amdahl-style split of a container's work)."""
+    """How memory pressure slows containers (I/O slowdown follows from demand vs bandwidth)."""
 
-    io_bound_share: float = 0.3  # share of a container's work waiting on disk I/O
-    net_bound_share: float = 0.2  # share waiting on the network
-    swap_threshold: float = 0.85  # RAM pressure above which the host starts swapping
-    swap_factor: float = 10.0  # extra time per unit of RAM pressure above the threshold
-    min_speed: float = 0.02  # floor on a saturated device's speed, keeps times finite
+    swap_threshold: float = 0.9  # resident/RAM above which the kernel swaps
+    swap_factor: float = 10.0  # extra CPU time per unit of RAM pressure above the threshold
+    min_speed: float = 0.02  # floor on the share of a device left to containers
 
 
 @dataclass
@@ -80,7 +67,10 @@ class SimulationConfig:
     n_slots: int | None = None  # None: as many container slots as hosts
     interval_s: float = 300.0
     n_intervals: int = 100
-    arrival_scale: Any = "auto"  # "auto" = n_hosts / 16, or a positive number
+    # Offered load relative to the cluster's capacity (see arrivals.arrival_rate);
+    # None: the original's draws of max(1, int(N(arrivals.mean, arrivals.std))) per interval.
+    load: float | None = 0.7
+    arrival_scale: Any = "auto"  # original draws only: "auto" = n_hosts / 16, or a number
     arrivals: NormalConfig = field(default_factory=lambda: NormalConfig(1.0, 1.5))
     sla_intervals: NormalConfig = field(default_factory=lambda: NormalConfig(20.0, 3.0))
     work_sla_factor: float = 1.2
@@ -91,13 +81,15 @@ class SimulationConfig:
     # What a live host reports with no container: the OS and monitoring agent's own CPU share
     # and RAM. Monitoring only (the power curve's 0 % point already is the idle draw). It keeps
     # an idle host apart from a crashed one, which reports nothing (all zeros).
-    idle_cpu: float = 0.03
+    idle_cpu_fraction: float = 0.03
     idle_ram_mb: float = 300.0
     container_disk_mb: list[float] = field(default_factory=lambda: [1.0, 2.0, 3.0])
-    router_bandwidth_mbps: float = 10000.0
+    container_image_mb: list[float] = field(default_factory=lambda: [25.0, 50.0, 100.0])
+    router_mbit_per_s: float = 10000.0
+    migration_overhead_s: float = 1.0  # checkpoint dump + restore, on top of the transfer
+    metrics: list[str] = field(default_factory=lambda: list(DEFAULT_METRICS))
     host_mix: list[HostMixEntry] = field(default_factory=list)
     profiles: dict[str, HostProfileConfig] = field(default_factory=dict)
-    multipliers: MultiplierConfig = field(default_factory=MultiplierConfig)
     slowdown: SlowdownConfig = field(default_factory=SlowdownConfig)
     noise_std: float = 0.01  # std of the monitoring noise, in utilisation units
 
@@ -140,12 +132,24 @@ class ScriptedFault:
 
 
 @dataclass
+class EffectsConfig:
+    """Second-order effects of faults (figures and sources in conf/faults/default.yaml)."""
+
+    iowait_per_disk_busy: float = 0.25  # CPU iowait fraction per unit of disk busy time
+    softirq_at_line_rate: float = 0.1  # CPU fraction spent in softirq at full NIC load
+    page_touch_per_s: float = 0.01  # fraction of swapped-out memory paged in/out per second
+    disk_read_share: float = 0.5  # share of a disk contender's device time spent reading
+    truth_min: float = 0.02  # a fault drives a metric when it moves it by at least this much
+
+
+@dataclass
 class FaultsConfig:
     random: bool = True  # draw faults from `kinds`; scripted ones are applied on top
     labels: str = "injected"  # injected | percentile
     percentile: float = 98.0
     kinds: dict[str, FaultKindConfig] = field(default_factory=dict)
     scripted: list[ScriptedFault] = field(default_factory=list)
+    effects: EffectsConfig = field(default_factory=EffectsConfig)
 
 
 def _merge(schema: type, cfg: Any, section: str) -> Any:
@@ -169,18 +173,56 @@ def _positive(value: float, name: str, *, allow_zero: bool = False) -> None:
         raise ConfigError(f"{name} must be {sign}, got {value!r}")
 
 
+# Keys of the old, unit-less format and what replaced them.
+_LEGACY_KEYS = {
+    "net_up_mbps": "net_up_mbit_per_s (Mb/s)",
+    "net_down_mbps": "net_down_mbit_per_s (Mb/s)",
+    "disk_read_mbps": "disk_read_mb_per_s (MB/s)",
+    "disk_write_mbps": "disk_write_mb_per_s (MB/s)",
+    "ram_read_mbps": "nothing (RAM bandwidth is not modelled)",
+    "ram_write_mbps": "nothing (RAM bandwidth is not modelled)",
+    "ips": "cpu_mips (MIPS)",
+    "router_bandwidth_mbps": "router_mbit_per_s (Mb/s)",
+    "idle_cpu": "idle_cpu_fraction",
+    "multipliers": "profile figures as measured (see conf/simulation/original.yaml)",
+}
+
+
+def _reject_legacy(cfg: Any) -> None:
+    """One clear line for a key left from the unit-less format, before the schema merge."""
+    raw = OmegaConf.to_container(cfg, resolve=False) if isinstance(cfg, DictConfig) else cfg
+    if not isinstance(raw, dict):
+        return
+    places = [("simulation", raw)] + [
+        (f"simulation.profiles.{name}", prof)
+        for name, prof in (raw.get("profiles") or {}).items()
+        if isinstance(prof, dict)
+    ]
+    for where, block in places:
+        for key in block:
+            if key in _LEGACY_KEYS:
+                raise ConfigError(
+                    f"{where}.{key}: unit-less key from the old format; use {_LEGACY_KEYS[key]}"
+                )
+
+
 def simulation_from_dictconfig(cfg: Any) -> SimulationConfig:
     """Build and validate a SimulationConfig from Hydra's `cfg.simulation`."""
+    if not isinstance(cfg, SimulationConfig):
+        _reject_legacy(cfg)
     sim: SimulationConfig = _merge(SimulationConfig, cfg, "simulation")
     _positive(sim.n_hosts, "simulation.n_hosts")
     _positive(sim.slots, "simulation.n_slots")
     _positive(sim.interval_s, "simulation.interval_s")
     _positive(sim.n_intervals, "simulation.n_intervals")
-    _positive(sim.router_bandwidth_mbps, "simulation.router_bandwidth_mbps")
+    _positive(sim.router_mbit_per_s, "simulation.router_mbit_per_s")
+    _positive(sim.migration_overhead_s, "simulation.migration_overhead_s", allow_zero=True)
+    if sim.load is not None:
+        _positive(sim.load, "simulation.load")
     _positive(sim.arrivals.std, "simulation.arrivals.std", allow_zero=True)
     _positive(sim.sla_intervals.std, "simulation.sla_intervals.std", allow_zero=True)
     _positive(sim.work_sla_factor, "simulation.work_sla_factor")
-    _positive(sim.idle_cpu, "simulation.idle_cpu", allow_zero=True)
+    _positive(sim.idle_cpu_fraction, "simulation.idle_cpu_fraction", allow_zero=True)
     _positive(sim.idle_ram_mb, "simulation.idle_ram_mb", allow_zero=True)
     if sim.burst_factor < 1.0:
         raise ConfigError(f"simulation.burst_factor must be >= 1, got {sim.burst_factor!r}")
@@ -193,9 +235,19 @@ def simulation_from_dictconfig(cfg: Any) -> SimulationConfig:
                 f"simulation.arrival_scale must be 'auto' or a number, got {sim.arrival_scale!r}"
             ) from None
         _positive(scale, "simulation.arrival_scale", allow_zero=True)
-    if not sim.container_disk_mb or min(sim.container_disk_mb) <= 0:
+    for key in ("container_disk_mb", "container_image_mb"):
+        sizes = getattr(sim, key)
+        if not sizes or min(sizes) <= 0:
+            raise ConfigError(f"simulation.{key} must be positive sizes, got {sizes!r}")
+    unknown = [m for m in sim.metrics if m not in METRICS]
+    if unknown:
         raise ConfigError(
-            f"simulation.container_disk_mb must be positive sizes, got {sim.container_disk_mb!r}"
+            f"simulation.metrics: unknown metric name(s) {unknown}; known: {list(METRICS)}"
+        )
+    if not sim.metrics or sim.metrics[0] != "cpu" or len(set(sim.metrics)) != len(sim.metrics):
+        raise ConfigError(
+            "simulation.metrics must list distinct metrics starting with 'cpu' (CPU-watching "
+            f"methods read column 0), got {sim.metrics!r}"
         )
     if not sim.profiles:
         raise ConfigError("simulation.profiles is empty: at least one host profile is needed")
@@ -204,8 +256,8 @@ def simulation_from_dictconfig(cfg: Any) -> SimulationConfig:
             raise ConfigError(
                 f"simulation.profiles.{name}.power_w needs 11 values (0..100 %), got {len(prof.power_w)}"
             )
-        for key in ("ips", "ram_mb", "disk_mb", "disk_read_mbps", "disk_write_mbps",
-                    "net_up_mbps", "net_down_mbps"):  # fmt: skip
+        for key in ("cpu_mips", "ram_mb", "swap_mb", "disk_mb", "disk_read_mb_per_s",
+                    "disk_write_mb_per_s", "net_up_mbit_per_s", "net_down_mbit_per_s"):  # fmt: skip
             _positive(getattr(prof, key), f"simulation.profiles.{name}.{key}")
     if not sim.host_mix:
         raise ConfigError("simulation.host_mix is empty: say which profiles the hosts use")
@@ -229,11 +281,11 @@ def simulation_from_dictconfig(cfg: Any) -> SimulationConfig:
             f"simulation.host_mix: counts add up to {counted} hosts but n_hosts is {sim.n_hosts}"
         )
     s = sim.slowdown
-    if s.io_bound_share < 0 or s.net_bound_share < 0 or s.io_bound_share + s.net_bound_share > 1:
+    if not 0 < s.swap_threshold <= 1:
         raise ConfigError(
-            "simulation.slowdown: io_bound_share and net_bound_share must be >= 0 and sum to "
-            f"at most 1, got {s.io_bound_share!r} and {s.net_bound_share!r}"
+            f"simulation.slowdown.swap_threshold must be in (0, 1], got {s.swap_threshold!r}"
         )
+    _positive(s.swap_factor, "simulation.slowdown.swap_factor", allow_zero=True)
     if not 0 < s.min_speed <= 1:
         raise ConfigError(f"simulation.slowdown.min_speed must be in (0, 1], got {s.min_speed!r}")
     return sim
@@ -272,6 +324,13 @@ def faults_from_dictconfig(cfg: Any, n_hosts: int | None = None) -> FaultsConfig
             )
         _check_range(kc.duration, f"{where}.duration", 1, float("inf"))
         _check_range(kc.intensity, f"{where}.intensity", 0.0, _max_intensity(kind))
+    e = faults.effects
+    for key in ("iowait_per_disk_busy", "softirq_at_line_rate", "disk_read_share"):
+        if not 0 <= getattr(e, key) <= 1:
+            raise ConfigError(f"faults.effects.{key} must be in [0, 1], got {getattr(e, key)!r}")
+    _positive(e.page_touch_per_s, "faults.effects.page_touch_per_s", allow_zero=True)
+    if not 0 < e.truth_min < 1:
+        raise ConfigError(f"faults.effects.truth_min must be in (0, 1), got {e.truth_min!r}")
     for i, sf in enumerate(faults.scripted):
         where = f"faults.scripted[{i}]"
         if sf.kind not in FAULT_KINDS:

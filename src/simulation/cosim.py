@@ -24,7 +24,7 @@ import numpy as np
 
 from pregan.simulation import engine
 from pregan.simulation.faults import CPU, CRASH, DISK, LEAK, NET, FaultEffects, fault_effects
-from pregan.simulation.interfaces import FAULT_KINDS, RESOURCES, ClusterSpec, Observation
+from pregan.simulation.interfaces import FAULT_KINDS, ClusterSpec, Observation
 from pregan.simulation.state import SlotState
 
 
@@ -119,7 +119,7 @@ class Cosimulation:
         rate = np.zeros(cand.shape)
         for k in range(horizon):
             fx = self.estimate.effects(k, self._down_now)
-            res = engine.step(self._ctx, state, cand, self.t + k, fx)
+            res = engine.step(self._ctx, state, cand, self.t + k, fx, monitor=False)
             energy += res.energy_j
             sla += res.sla_violations
             migrations += res.migrations
@@ -161,35 +161,56 @@ def check_placement(placement: object, spec: ClusterSpec, batched: bool) -> np.n
     return arr.astype(np.int64).reshape(-1, C)
 
 
-# Which monitored metric reads the level of each hog class (a fraction of capacity).
-_LEVEL_METRIC = {CPU: "cpu", LEAK: "ram", DISK: "disk", NET: "net"}
+def _observed_level(last: np.ndarray, names: tuple[str, ...], kind: int) -> np.ndarray:
+    """(H,) what the last interval's metrics show of a fault class's resource (fractions):
+    the column itself where monitored, else the sum (disk) or max (network) of its parts."""
+    col = {n: last[:, i] for i, n in enumerate(names)}
+    zero = np.zeros(last.shape[0])
+    if kind == CPU:
+        return col.get("cpu", zero)
+    if kind == LEAK:
+        return col.get("ram", zero)
+    if kind == DISK:
+        return (
+            col["disk"]
+            if "disk" in col
+            else col.get("disk_read", zero) + col.get("disk_write", zero)
+        )
+    if kind == NET:
+        return (
+            col["net"]
+            if "net" in col
+            else np.maximum(col.get("net_in", zero), col.get("net_out", zero))
+        )
+    return zero
 
 
 def estimate_faults(obs: Observation, kind: np.ndarray) -> FaultEstimate:
     """A fault estimate from a detector's (H,) classes and the observation alone.
 
-    The level of a hog is what its resource's last monitored utilisation shows beyond what
-    the placed containers explain (CPU: the placed base demand; RAM: the containers' own
-    memory), the growth of a leak is the RAM slope over the last two intervals; a host the
+    The level of a fault is what its resource's last monitored value shows beyond what the
+    placed containers explain (CPU: the placed base demand; RAM: the containers' own
+    memory); the growth of a leak is the RAM slope over the last two intervals; a host the
     heartbeat shows down is a crash whatever the detector said.
     """
     H = obs.spec.n_hosts
+    names = obs.spec.metrics
     kind = np.where(obs.host_up, np.asarray(kind, dtype=np.int64), CRASH)
     level, growth = np.zeros(H), np.zeros(H)
     hist = obs.host_metrics  # (t, H, D)
     if hist.shape[0] == 0:
         return FaultEstimate(kind, level, growth)
     last = hist[-1].astype(np.float64)  # (H, D)
-    col = {name: RESOURCES.index(name) for name in set(_LEVEL_METRIC.values())}
     placed = obs.placement >= 0
     ram_own = np.zeros(H)
     np.add.at(ram_own, obs.placement[placed], obs.container_ram_mb[placed])
     cpu_own = obs.host_demand[-1] if obs.host_demand is not None and len(obs.host_demand) else 0.0
     own = {CPU: cpu_own, LEAK: ram_own / obs.spec.host_ram_mb, DISK: 0.0, NET: 0.0}
-    for k, metric in _LEVEL_METRIC.items():
-        hit = kind == k
-        level = np.where(hit, np.clip(last[:, col[metric]] - own[k], 0.0, 1.0), level)
+    for k in (CPU, LEAK, DISK, NET):
+        seen = _observed_level(last, names, k)
+        level = np.where(kind == k, np.clip(seen - own[k], 0.0, 1.0), level)
     if hist.shape[0] >= 2:
-        slope = last[:, col["ram"]] - hist[-2][:, col["ram"]].astype(np.float64)
+        prev = _observed_level(hist[-2].astype(np.float64), names, LEAK)
+        slope = _observed_level(last, names, LEAK) - prev
         growth = np.where(kind == LEAK, np.clip(slope, 0.0, None), 0.0)
     return FaultEstimate(kind, level, growth)

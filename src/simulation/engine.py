@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pregan.simulation.config import SlowdownConfig
+from pregan.simulation.config import EffectsConfig, SlowdownConfig
 from pregan.simulation.faults import FaultEffects
 from pregan.simulation.hosts import HostArrays, power_w
-from pregan.simulation.placement import host_sum
+from pregan.simulation.placement import host_sums
 from pregan.simulation.state import SlotState
 from pregan.simulation.workload_bank import WorkloadBank
 
@@ -30,11 +30,14 @@ class EngineContext:
     hosts: HostArrays
     bank: WorkloadBank
     interval_s: float
-    router_bw: float
+    router_mb_s: float  # MB/s shared by all migrations of an interval
     burst_factor: float
     idle_cpu: float
     idle_ram_mb: float
+    migration_overhead_s: float
     slowdown: SlowdownConfig
+    effects: EffectsConfig
+    metric_idx: np.ndarray  # (D,) indices into METRICS of the monitored metrics
 
 
 @dataclass(frozen=True)
@@ -43,8 +46,10 @@ class Demand:
 
     mips: np.ndarray
     ram_mb: np.ndarray
-    disk_io: np.ndarray  # MB/s read + write
-    net_io: np.ndarray  # MB/s received + transmitted
+    disk_read: np.ndarray  # MB/s
+    disk_write: np.ndarray  # MB/s
+    net_rx: np.ndarray  # MB/s
+    net_tx: np.ndarray  # MB/s
     cpu_max: np.ndarray  # provisioned maximum MIPS
 
 
@@ -53,9 +58,11 @@ class StepResult:
     """What one interval produced, per batch row."""
 
     placement: np.ndarray  # (B, C) host each slot ran on this interval, -1 none
-    util: np.ndarray  # (B, H, 4) true utilisation (no monitoring noise)
+    util: np.ndarray  # (B, H, D) true monitored metrics (no monitoring noise)
+    driven: np.ndarray  # (B, H, D) bool, metrics a fault moved by >= effects.truth_min
     host_demand: np.ndarray  # (B, H) float32 base MIPS demand placed on each host / its IPS
     rate: np.ndarray  # (B, C) MI/s each placed container progressed at
+    finish_s: np.ndarray  # (B, C) absolute finish time of containers done this interval, NaN else
     energy_j: np.ndarray  # (B,)
     completed: np.ndarray  # (B,)
     response_sum_s: np.ndarray  # (B,)
@@ -75,8 +82,10 @@ def demand(state: SlotState, bank: WorkloadBank) -> Demand:
     return Demand(
         mips=np.where(act, bank.cpu_mips[tr, s], 0.0),
         ram_mb=np.where(act, bank.ram_mb[tr, s], 0.0),
-        disk_io=np.where(act, bank.disk_read_mbps[tr, s] + bank.disk_write_mbps[tr, s], 0.0),
-        net_io=np.where(act, bank.net_rx_mbps[tr, s] + bank.net_tx_mbps[tr, s], 0.0),
+        disk_read=np.where(act, bank.disk_read_mbps[tr, s], 0.0),
+        disk_write=np.where(act, bank.disk_write_mbps[tr, s], 0.0),
+        net_rx=np.where(act, bank.net_rx_mbps[tr, s], 0.0),
+        net_tx=np.where(act, bank.net_tx_mbps[tr, s], 0.0),
         cpu_max=np.where(act, bank.cpu_max_mips[tr], 0.0),
     )
 
@@ -130,14 +139,37 @@ def resolve_placement(
     return host.reshape(B, C)
 
 
-def _device_speed(
-    hog: np.ndarray, demand_mbps: np.ndarray, bandwidth: np.ndarray, floor: float
+def fair_share(
+    need: np.ndarray, host: np.ndarray, left: np.ndarray, total: np.ndarray, asking: np.ndarray
 ) -> np.ndarray:
-    """(B, H) speed of a shared device: the hog's share is gone, and demand beyond what is
-    left is slowed proportionally."""
-    left = bandwidth * (1.0 - hog)  # (H,)
-    ratio = np.where(demand_mbps > left, left / np.maximum(demand_mbps, _EPS), 1.0)
-    return np.clip((1.0 - hog) * ratio, floor, 1.0)
+    """(B, C) max-min fair share of each host's free device time `left` (B, H) among the
+    needs (B, C) of the slots placed on it (`total` (B, H) their sum, `asking` (B, H) how
+    many ask): a container asking for less than an equal split gets all it asks for, the
+    rest split what remains (water-filling, four rounds). Hosts with room serve every need."""
+    if (total <= left).all():
+        return need
+    B, H = left.shape
+    b_idx = np.arange(B)[:, None]
+    hc = np.maximum(host, 0)
+    wants = (need > 0) & (host >= 0)
+    level = left / np.maximum(asking, 1.0)  # (B, H)
+    for _ in range(4):
+        sat = wants & (need <= level[b_idx, hc])
+        used, n_un = host_sums(
+            np.stack([np.where(sat, need, 0.0), (wants & ~sat).astype(float)]), host, H
+        )
+        level = np.where(n_un > 0, np.maximum(left - used, 0.0) / np.maximum(n_un, 1.0), np.inf)
+    return np.where(wants, np.minimum(need, level[b_idx, hc]), 0.0)
+
+
+def device_dilation(need: np.ndarray, share: np.ndarray, left: np.ndarray) -> np.ndarray:
+    """(B, C) factor by which a device stretches a container's time: its I/O (a `need`
+    fraction of the device's time when the device is its own) runs at the `left` fraction
+    the faults leave, and a container granted less than it needs is throttled to its share.
+    No demand, no slowdown."""
+    latency = 1.0 + need * (1.0 / left - 1.0)
+    throttle = need / np.maximum(share, _EPS)
+    return np.where(need > 0, np.maximum(latency, throttle), 1.0)
 
 
 def evict_crashed(state: SlotState, down: np.ndarray) -> None:
@@ -149,10 +181,16 @@ def evict_crashed(state: SlotState, down: np.ndarray) -> None:
 
 
 def step(
-    ctx: EngineContext, state: SlotState, target: np.ndarray, t: int, fx: FaultEffects
+    ctx: EngineContext,
+    state: SlotState,
+    target: np.ndarray,
+    t: int,
+    fx: FaultEffects,
+    monitor: bool = True,
 ) -> StepResult:
-    """Execute interval t for every batch row; updates `state` in place."""
-    hosts, span_s, sd = ctx.hosts, ctx.interval_s, ctx.slowdown
+    """Execute interval t for every batch row; updates `state` in place. `monitor=False`
+    (co-simulation) skips the monitored metrics and their truth (util and driven are empty)."""
+    hosts, span_s, sd, ef = ctx.hosts, ctx.interval_s, ctx.slowdown, ctx.effects
     B, C = state.active.shape
     H = hosts.n_hosts
     dem = demand(state, ctx.bank)
@@ -160,27 +198,70 @@ def step(
     host = resolve_placement(state, target, dem, hosts, fx.down)
     placed = host >= 0
     hc = np.maximum(host, 0)  # (B, C) safe index
+    b_idx = np.arange(B)[:, None]
 
-    # Migration: RAM over the tightest of source uplink, target downlink and router shares.
+    # Migration: stop-and-copy of memory + image + state over the tightest of the source's
+    # uplink and the target's downlink (what the containers' own traffic and a flood leave,
+    # shared by the movers) and the router (shared by all), plus the fixed dump/restore time.
+    read_bw, write_bw = hosts.disk_read_mb_s[hc], hosts.disk_write_mb_s[hc]  # (B, C)
+    need_disk = np.where(placed, dem.disk_read / read_bw + dem.disk_write / write_bw, 0.0)
+    need_net = np.where(
+        placed, np.maximum(dem.net_rx / hosts.net_down[hc], dem.net_tx / hosts.net_up[hc]), 0.0
+    )  # (B, C) fractions of the device's time each container needs
+    rx, tx, own_ram, base, count, disk_total, disk_asking, net_total, net_asking = host_sums(
+        np.stack([dem.net_rx, dem.net_tx, dem.ram_mb, dem.mips, placed.astype(float),
+                  need_disk, (need_disk > 0).astype(float),
+                  need_net, (need_net > 0).astype(float)]),
+        host, H,
+    )  # fmt: skip  # (B, H) each: MB/s, MB/s, MB, MIPS, containers, fractions, counts
+    up_left = np.maximum(hosts.net_up * (1.0 - fx.net_hog) - tx, sd.min_speed * hosts.net_up)
+    down_left = np.maximum(hosts.net_down * (1.0 - fx.net_hog) - rx, sd.min_speed * hosts.net_down)
     mig = placed & (cur >= 0) & (host != cur)
     src = np.maximum(cur, 0)
-    n_out = host_sum(mig.astype(float), np.where(mig, cur, -1), H)  # (B, H)
-    n_in = host_sum(mig.astype(float), np.where(mig, host, -1), H)
+    from_h, to_h = np.where(mig, cur, -1), np.where(mig, host, -1)
+    payload = dem.ram_mb + state.image_mb + state.disk_mb  # (B, C) MB
+    mig_mb = np.where(mig, payload, 0.0)
+    n_out, out_mb = host_sums(np.stack([mig.astype(float), mig_mb]), from_h, H)  # (B, H)
+    n_in, in_mb = host_sums(np.stack([mig.astype(float), mig_mb]), to_h, H)
     n_mig = mig.sum(axis=1)  # (B,)
-    net_left = np.maximum(1.0 - fx.net_hog, sd.min_speed)  # (H,)
-    b_idx = np.arange(B)[:, None]
     bw = np.minimum(
-        hosts.net_up[src] * net_left[src] / np.maximum(n_out[b_idx, src], 1.0),
-        hosts.net_down[hc] * net_left[hc] / np.maximum(n_in[b_idx, hc], 1.0),
+        up_left[b_idx, src] / np.maximum(n_out[b_idx, src], 1.0),
+        down_left[b_idx, hc] / np.maximum(n_in[b_idx, hc], 1.0),
     )
-    bw = np.minimum(bw, ctx.router_bw / np.maximum(n_mig, 1)[:, None])  # (B, C)
+    bw = np.minimum(bw, ctx.router_mb_s / np.maximum(n_mig, 1)[:, None])  # (B, C) MB/s
     lat = np.abs(hosts.latency_s[src] - hosts.latency_s[hc])
-    mig_s = np.where(mig, np.minimum(dem.ram_mb / bw + lat, span_s), 0.0)  # (B, C)
+    mig_s = np.where(
+        mig, np.minimum(payload / bw + lat + ctx.migration_overhead_s, span_s), 0.0
+    )  # (B, C) paused while moving
+
+    # Network soft interrupts take CPU in proportion to the NIC's load.
+    in_busy = np.clip((rx * span_s + in_mb) / (hosts.net_down * span_s) + fx.net_hog, 0.0, 1.0)
+    out_busy = np.clip((tx * span_s + out_mb) / (hosts.net_up * span_s) + fx.net_hog, 0.0, 1.0)
+    softirq = ef.softirq_at_line_rate * 0.5 * (in_busy + out_busy)  # (B, H)
+
+    # Memory: resident beyond the swap threshold is swapped out; a share of it is paged
+    # back and forth every second, which is disk traffic (half read, half write).
+    own_ram = own_ram + ctx.idle_ram_mb  # (B, H)
+    resident = own_ram + fx.leak * hosts.ram_mb
+    thr_mb = sd.swap_threshold * hosts.ram_mb
+    swapped = np.clip(resident - thr_mb, 0.0, hosts.swap_mb)  # (B, H) MB
+    swapped_own = np.clip(own_ram - thr_mb, 0.0, hosts.swap_mb)
+    paging = swapped * ef.page_touch_per_s  # (B, H) MB/s
+    per_paged_mb = 0.5 / hosts.disk_read_mb_s + 0.5 / hosts.disk_write_mb_s  # (H,) s per MB
+    pressure = resident / hosts.ram_mb
+    swap_dil = 1.0 + sd.swap_factor * np.maximum(pressure - sd.swap_threshold, 0.0)  # (B, H)
+
+    # Devices: each container's own need (fraction of device time) against what is left.
+    disk_left = np.maximum(1.0 - fx.disk_hog - paging * per_paged_mb, sd.min_speed)  # (B, H)
+    disk_share = fair_share(need_disk, host, disk_left, disk_total, disk_asking)
+    disk_dil = device_dilation(need_disk, disk_share, disk_left[b_idx, hc])
+    mig_busy = np.maximum(in_mb / hosts.net_down, out_mb / hosts.net_up) / span_s  # (B, H)
+    net_left = np.maximum(1.0 - fx.net_hog - mig_busy, sd.min_speed)
+    net_share = fair_share(need_net, host, net_left, net_total, net_asking)
+    net_dil = device_dilation(need_net, net_share, net_left[b_idx, hc])
 
     # CPU: base demand first (scaled down when a hog leaves too little), then spare shared.
-    avail = hosts.ips * (1.0 - fx.cpu_hog)  # (H,)
-    base = host_sum(dem.mips, host, H)  # (B, H)
-    count = host_sum(placed.astype(float), host, H)
+    avail = hosts.ips * np.maximum(1.0 - fx.cpu_hog - softirq, 0.0)  # (B, H)
     spare = np.maximum(avail - base, 0.0) / np.maximum(count, 1.0)
     scale = np.where(base > avail, avail / np.maximum(base, _EPS), 1.0)
     alloc = np.where(
@@ -191,22 +272,7 @@ def step(
             dem.mips + spare[b_idx, hc],
         ),
     )
-
-    # Slowdowns: swapping under RAM pressure, disk and network contention (Amdahl split).
-    ram_used = host_sum(dem.ram_mb, host, H) + fx.leak * hosts.ram_mb  # (B, H)
-    pressure = ram_used / hosts.ram_mb
-    swap = 1.0 + sd.swap_factor * np.maximum(pressure - sd.swap_threshold, 0.0)
-    disk_speed = _device_speed(
-        fx.disk_hog, host_sum(dem.disk_io, host, H), hosts.disk_bw, sd.min_speed
-    )
-    net_bw = hosts.net_up + hosts.net_down
-    net_speed = _device_speed(fx.net_hog, host_sum(dem.net_io, host, H), net_bw, sd.min_speed)
-    cpu_share = 1.0 - sd.io_bound_share - sd.net_bound_share
-    dilation = (
-        cpu_share * swap[b_idx, hc]
-        + sd.io_bound_share / disk_speed[b_idx, hc]
-        + sd.net_bound_share / net_speed[b_idx, hc]
-    )
+    dilation = swap_dil[b_idx, hc] + (disk_dil - 1.0) + (net_dil - 1.0)
     rate = np.where(placed, alloc / dilation, 0.0)  # (B, C) MI/s
 
     run_s = np.where(placed, span_s - mig_s, 0.0)
@@ -218,24 +284,23 @@ def step(
     new = placed & np.isnan(state.start_s)
     t0 = t * span_s
     state.start_s = np.where(new, t0, state.start_s)
-    finish_s = t0 + mig_s + need_s
+    finish_s = np.where(done, t0 + mig_s + need_s, np.nan)
     response = np.where(done, finish_s - state.start_s, 0.0)
     late = done & (finish_s > state.deadline_s)
 
-    # Monitoring truth: fractions of capacity, including the fault's own load.
-    frac = busy_s / span_s
-    cpu_u = host_sum(rate * busy_s, host, H) / (hosts.ips * span_s) + fx.cpu_hog + ctx.idle_cpu
-    ram_u = pressure + ctx.idle_ram_mb / hosts.ram_mb
-    disk_u = host_sum(dem.disk_io * frac, host, H) / hosts.disk_bw + fx.disk_hog
-    mig_mb = np.where(mig, dem.ram_mb, 0.0)
-    net_mb = host_sum(dem.net_io * frac, host, H) * span_s + host_sum(
-        mig_mb, np.where(mig, cur, -1), H
-    )
-    net_mb = net_mb + host_sum(mig_mb, np.where(mig, host, -1), H)
-    net_u = net_mb / (net_bw * span_s) + fx.net_hog
-    util = np.clip(np.stack([cpu_u, ram_u, disk_u, net_u], axis=-1), 0.0, 1.0)  # (B, H, 4)
-    util[:, fx.down] = 0.0
-    busy_cpu = np.clip(cpu_u - ctx.idle_cpu, 0.0, 1.0)  # the idle share is in the 0 % draw
+    if monitor:
+        util, fault = _monitor(ctx, host, dem, rate, busy_s, fx, swapped, swapped_own, softirq,
+                               in_mb, out_mb, own_ram, resident)  # fmt: skip
+        util[:, fx.down] = 0.0
+        driven = fault >= ef.truth_min
+        driven[:, fx.down] = True
+        cpu = util[..., 0]  # cpu is always column 0
+    else:
+        util = driven = np.zeros((B, H, 0))
+        work = host_sums((rate * busy_s)[None], host, H)[0]  # (B, H) MI
+        cpu = np.clip(work / (hosts.ips * span_s) + fx.cpu_hog + ctx.idle_cpu, 0.0, 1.0)
+        cpu[:, fx.down] = 0.0
+    busy_cpu = np.clip(cpu + softirq - ctx.idle_cpu, 0.0, 1.0)
     watts = np.where(fx.down, 0.0, power_w(hosts.power_w, busy_cpu))  # (B, H)
 
     unplaced = (state.active & ~placed).sum(axis=1)
@@ -247,8 +312,10 @@ def step(
     return StepResult(
         placement=host,
         util=util,
+        driven=driven,
         host_demand=(base / hosts.ips).astype(np.float32),
         rate=rate,
+        finish_s=finish_s,
         energy_j=watts.sum(axis=1) * span_s,
         completed=done.sum(axis=1),
         response_sum_s=response.sum(axis=1),
@@ -260,3 +327,63 @@ def step(
         active_placed=placed.sum(axis=1),
         unplaced=unplaced,
     )
+
+
+def _monitor(
+    ctx: EngineContext,
+    host: np.ndarray,
+    dem: Demand,
+    rate: np.ndarray,
+    busy_s: np.ndarray,
+    fx: FaultEffects,
+    swapped: np.ndarray,
+    swapped_own: np.ndarray,
+    softirq: np.ndarray,
+    in_mb: np.ndarray,
+    out_mb: np.ndarray,
+    own_ram: np.ndarray,
+    resident: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Monitored metrics (B, H, D) as fractions of capacity, and the part of each that the
+    faults put there (B, H, D), in `ctx.metric_idx` order (see interfaces.METRICS)."""
+    hosts, span_s, ef = ctx.hosts, ctx.interval_s, ctx.effects
+    H = hosts.n_hosts
+    frac = busy_s / span_s  # (B, C) share of the interval each container ran
+    zero = np.zeros_like(swapped)
+    work, c_rd, c_wr, c_rx, c_tx = host_sums(
+        np.stack([rate * busy_s, dem.disk_read * frac, dem.disk_write * frac,
+                  dem.net_rx * frac, dem.net_tx * frac]),
+        host, H,
+    )  # fmt: skip  # (B, H) each: MI, MB/s averaged over the interval
+    cpu = work / (hosts.ips * span_s) + fx.cpu_hog + ctx.idle_cpu
+    paging, paging_own = swapped * ef.page_touch_per_s, swapped_own * ef.page_touch_per_s
+    rd = c_rd + 0.5 * paging  # (B, H) MB/s
+    wr = c_wr + 0.5 * paging
+    hog_rd, hog_wr = fx.disk_hog * ef.disk_read_share, fx.disk_hog * (1.0 - ef.disk_read_share)
+    paged_rd = 0.5 * (paging - paging_own) / hosts.disk_read_mb_s  # fault's share of reads
+    paged_wr = 0.5 * (paging - paging_own) / hosts.disk_write_mb_s
+    disk_read = rd / hosts.disk_read_mb_s + hog_rd
+    disk_write = wr / hosts.disk_write_mb_s + hog_wr
+    disk = rd / hosts.disk_read_mb_s + wr / hosts.disk_write_mb_s + fx.disk_hog
+    f_disk = fx.disk_hog + paged_rd + paged_wr
+    net_in = (c_rx * span_s + in_mb) / (hosts.net_down * span_s) + fx.net_hog
+    net_out = (c_tx * span_s + out_mb) / (hosts.net_up * span_s) + fx.net_hog
+    ram = np.minimum(resident / hosts.ram_mb, 1.0)
+    f_ram = ram - np.minimum(own_ram / hosts.ram_mb, 1.0)
+    values = (
+        (cpu, fx.cpu_hog + zero),
+        (ef.iowait_per_disk_busy * np.minimum(disk, 1.0), ef.iowait_per_disk_busy * f_disk),
+        (softirq, ef.softirq_at_line_rate * fx.net_hog + zero),
+        (ram, f_ram),
+        (swapped / hosts.swap_mb, (swapped - swapped_own) / hosts.swap_mb),
+        (disk, f_disk),
+        (disk_read, hog_rd + paged_rd),
+        (disk_write, hog_wr + paged_wr),
+        (0.5 * (net_in + net_out), fx.net_hog + zero),
+        (net_in, fx.net_hog + zero),
+        (net_out, fx.net_hog + zero),
+    )  # METRICS order
+    idx = ctx.metric_idx
+    util = np.clip(np.stack([values[i][0] for i in idx], axis=-1), 0.0, 1.0)  # (B, H, D)
+    fault = np.stack([values[i][1] for i in idx], axis=-1)  # (B, H, D)
+    return util, fault

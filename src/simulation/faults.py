@@ -12,13 +12,29 @@ from dataclasses import dataclass
 import numpy as np
 
 from pregan.simulation.config import FaultsConfig
-from pregan.simulation.interfaces import FAULT_KINDS, RESOURCES, ROOT_CAUSE
+from pregan.simulation.interfaces import FAULT_KINDS, METRICS
 
 CPU, LEAK, DISK, NET, CRASH = range(1, 6)  # class ids, FAULT_KINDS order
 
-ROOT_CAUSE_MASK = np.zeros((len(FAULT_KINDS) + 1, len(RESOURCES)), dtype=bool)  # (6, 4)
-for _k, _name in enumerate(FAULT_KINDS, start=1):
-    ROOT_CAUSE_MASK[_k, [RESOURCES.index(r) for r in ROOT_CAUSE[_name]]] = True
+FAULT_SIGNATURE: dict[str, tuple[str, ...]] = {
+    "cpu_overload": ("cpu",),
+    "memory_leak": ("ram", "swap", "disk", "disk_read", "disk_write", "cpu_iowait"),
+    "disk_contention": ("disk", "disk_read", "disk_write", "cpu_iowait"),
+    "network_saturation": ("net", "net_in", "net_out", "cpu_softirq"),
+    "node_crash": METRICS,
+}
+"""Every metric each fault kind can drive (its root-cause set), first- and second-order
+(conf/faults/default.yaml gives the mechanisms and sources). The one home of this table:
+the per-interval ground truth is the subset a fault actually moved by at least
+`faults.effects.truth_min` (a leak drives swap, disk and iowait only once the host swaps)."""
+
+
+def root_cause_table(metrics: tuple[str, ...] | list[str]) -> np.ndarray:
+    """(K + 1, D) bool: row k marks the monitored metrics fault class k can drive."""
+    table = np.zeros((len(FAULT_KINDS) + 1, len(metrics)), dtype=bool)
+    for k, kind in enumerate(FAULT_KINDS, start=1):
+        table[k] = [m in FAULT_SIGNATURE[kind] for m in metrics]
+    return table
 
 
 @dataclass(frozen=True)
@@ -29,10 +45,6 @@ class FaultSchedule:
     intensity: np.ndarray  # (T, H) float64
     progress: np.ndarray  # (T, H) float64, (age + 1) / duration of the active fault
     duration: np.ndarray  # (T, H) int64, intervals of the active fault (1 where none)
-
-    @property
-    def truth(self) -> np.ndarray:
-        return ROOT_CAUSE_MASK[self.kind]  # (T, H, 4) bool
 
     def level(self, t: int) -> np.ndarray:
         """(H,) fraction of capacity each fault holds in interval t: a leak has grown to

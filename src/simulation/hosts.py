@@ -9,17 +9,21 @@ import numpy as np
 from pregan.simulation.config import SimulationConfig
 from pregan.simulation.interfaces import ClusterSpec
 
+BITS_PER_BYTE = 8.0  # Mb/s -> MB/s
+
 
 @dataclass(frozen=True)
 class HostArrays:
-    """Static per-host figures, (H,) each, with the original's bandwidth multipliers applied."""
+    """Static per-host figures, (H,) each; every bandwidth in MB/s (NICs converted from Mb/s)."""
 
     profile: np.ndarray  # (H,) int8 index into profile_names
     profile_names: tuple[str, ...]
     ips: np.ndarray  # (H,) MIPS
     ram_mb: np.ndarray  # (H,)
+    swap_mb: np.ndarray  # (H,)
     disk_mb: np.ndarray  # (H,)
-    disk_bw: np.ndarray  # (H,) read + write MB/s
+    disk_read_mb_s: np.ndarray  # (H,) MB/s
+    disk_write_mb_s: np.ndarray  # (H,) MB/s
     net_up: np.ndarray  # (H,) MB/s
     net_down: np.ndarray  # (H,) MB/s
     latency_s: np.ndarray  # (H,)
@@ -56,7 +60,6 @@ def build_hosts(cfg: SimulationConfig) -> HostArrays:
     idx = np.concatenate(
         [np.full(n, names.index(p), dtype=np.int8) for p, n in mix_counts(cfg)]
     )  # (H,)
-    m = cfg.multipliers
 
     def col(fn) -> np.ndarray:
         return np.array([fn(cfg.profiles[n]) for n in names], dtype=np.float64)[idx]
@@ -64,12 +67,14 @@ def build_hosts(cfg: SimulationConfig) -> HostArrays:
     return HostArrays(
         profile=idx,
         profile_names=names,
-        ips=col(lambda p: p.ips),
+        ips=col(lambda p: p.cpu_mips),
         ram_mb=col(lambda p: p.ram_mb),
+        swap_mb=col(lambda p: p.swap_mb),
         disk_mb=col(lambda p: p.disk_mb),
-        disk_bw=col(lambda p: p.disk_read_mbps * m.disk_read + p.disk_write_mbps * m.disk_write),
-        net_up=col(lambda p: p.net_up_mbps),
-        net_down=col(lambda p: p.net_down_mbps),
+        disk_read_mb_s=col(lambda p: p.disk_read_mb_per_s),
+        disk_write_mb_s=col(lambda p: p.disk_write_mb_per_s),
+        net_up=col(lambda p: p.net_up_mbit_per_s / BITS_PER_BYTE),
+        net_down=col(lambda p: p.net_down_mbit_per_s / BITS_PER_BYTE),
         latency_s=col(lambda p: p.latency_s),
         power_w=np.array([cfg.profiles[n].power_w for n in names], dtype=np.float64)[idx],
     )
@@ -85,6 +90,7 @@ def cluster_spec(cfg: SimulationConfig, hosts: HostArrays) -> ClusterSpec:
         host_ram_mb=hosts.ram_mb,
         host_disk_mb=hosts.disk_mb,
         interval_s=float(cfg.interval_s),
+        metrics=tuple(cfg.metrics),
     )
 
 

@@ -4,10 +4,11 @@ The simulator, the schedulers, the recovery policies (PreGAN and the baselines) 
 evaluation runner all meet here, so that each can be written and tested on its own.
 
 Conventions, fixed for the whole project:
-- H hosts, C container slots (C = n_hosts by default, as in the original), D = 4 resources.
+- H hosts, C container slots (C = n_hosts by default, as in the original), D monitored
+  metrics (`ClusterSpec.metrics`, from `simulation.metrics`; "cpu" is always column 0).
 - A placement is an int array of shape (C,): the host index of each slot, -1 for an empty
   slot or a container that is not (yet) placed.
-- Units: MIPS, MB, MB/s, seconds, joules. Utilisations are fractions of capacity (1.0 = full).
+- Units: MIPS, MB, MB/s (Mb/s for NICs and the router, named so), seconds, joules. Utilisations are fractions of capacity (1.0 = full).
 """
 
 from __future__ import annotations
@@ -17,8 +18,36 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-RESOURCES: tuple[str, ...] = ("cpu", "ram", "disk", "net")
-"""Per-host monitored dimensions, in this order everywhere (host_metrics[..., d])."""
+METRICS: tuple[str, ...] = (
+    "cpu",  # user + system CPU time (containers, fault load, OS), fraction of the host's MIPS
+    "cpu_iowait",  # CPU time idle while waiting on disk I/O, fraction
+    "cpu_softirq",  # CPU time in network soft interrupts, fraction
+    "ram",  # resident memory, fraction of RAM
+    "swap",  # swap in use, fraction of swap space
+    "disk",  # disk busy time (read + write), fraction (the original's single disk column)
+    "disk_read",  # bytes read, fraction of the read bandwidth
+    "disk_write",  # bytes written, fraction of the write bandwidth
+    "net",  # mean of net_in and net_out
+    "net_in",  # bytes received, fraction of the NIC's downlink
+    "net_out",  # bytes sent, fraction of the NIC's uplink
+)
+"""Every per-host metric the simulator can report (a node-exporter-like catalogue)."""
+
+DEFAULT_METRICS: tuple[str, ...] = (
+    "cpu",
+    "cpu_iowait",
+    "cpu_softirq",
+    "ram",
+    "swap",
+    "disk_read",
+    "disk_write",
+    "net_in",
+    "net_out",
+)
+"""What each host reports by default (`simulation.metrics`); cpu always comes first."""
+
+ORIGINAL_METRICS: tuple[str, ...] = ("cpu", "ram", "disk")
+"""The original's three monitored columns (`simulation.metrics=[cpu,ram,disk]`)."""
 
 FAULT_KINDS: tuple[str, ...] = (
     "cpu_overload",
@@ -28,15 +57,6 @@ FAULT_KINDS: tuple[str, ...] = (
     "node_crash",
 )
 """Fault classes; class id k (1-based) is FAULT_KINDS[k - 1]; 0 means no fault."""
-
-ROOT_CAUSE: dict[str, tuple[str, ...]] = {
-    "cpu_overload": ("cpu",),
-    "memory_leak": ("ram",),
-    "disk_contention": ("disk",),
-    "network_saturation": ("net",),
-    "node_crash": RESOURCES,
-}
-"""Ground-truth root-cause dimensions of each fault kind, for diagnosis metrics."""
 
 QOS_COLUMNS: tuple[str, ...] = (
     "energy_j",  # sum over hosts of power x interval length
@@ -48,6 +68,9 @@ QOS_COLUMNS: tuple[str, ...] = (
     "mean_wait_intervals",  # mean (start - creation) of containers started this interval (NaN if none)
     "active_containers",  # containers placed on a host during this interval
     "queued_containers",  # containers waiting for a slot or a feasible host
+    "deadlines_due",  # containers (finished or not) whose SLA deadline fell in this interval
+    "deadlines_missed",  # of those, the ones not finished by their deadline
+    "overdue_unfinished",  # containers past their deadline and unfinished at this interval's end
 )
 """Per-interval quality-of-service record, one float per column."""
 
@@ -64,6 +87,7 @@ class ClusterSpec:
     host_ram_mb: np.ndarray  # (H,)
     host_disk_mb: np.ndarray  # (H,)
     interval_s: float
+    metrics: tuple[str, ...] = DEFAULT_METRICS  # names of host_metrics' last axis, cpu first
 
 
 @dataclass(frozen=True)
@@ -90,6 +114,9 @@ class Observation:
     host_demand: np.ndarray | None = (
         None  # (t, H) float32 scheduled CPU demand / capacity of executed intervals
     )
+    placement_history: np.ndarray | None = (
+        None  # (t, C) int16 host of each slot during each executed interval, -1 none
+    )
 
 
 @dataclass
@@ -104,7 +131,7 @@ class RecoveryDecision:
     placement: np.ndarray  # (C,) int, final host per slot
     host_scores: np.ndarray | None = None  # (H,) anomaly score, higher = more likely faulty
     host_flags: np.ndarray | None = None  # (H,) bool, hosts detected as faulty
-    dim_scores: np.ndarray | None = None  # (H, D) root-cause score per resource, higher first
+    dim_scores: np.ndarray | None = None  # (H, D) root-cause score per metric, higher first
     fault_class: np.ndarray | None = None  # (H,) int class id 1..5 the method would assign each
     # host (scored over truly faulty hosts only, whether or not they were flagged)
 

@@ -29,6 +29,17 @@ def host_sum(values: np.ndarray, host: np.ndarray, n_hosts: int) -> np.ndarray:
     return np.bincount(idx, weights=values[ok], minlength=B * n_hosts).reshape(B, n_hosts)
 
 
+def host_sums(values: np.ndarray, host: np.ndarray, n_hosts: int) -> np.ndarray:
+    """Sum K stacked (K, B, C) per-slot quantities per host into (K, B, H) in one pass
+    (one bincount over K x B x H bins); slots with host -1 are skipped."""
+    K, B = values.shape[0], host.shape[0]
+    ok = host >= 0  # (B, C)
+    idx = (np.arange(B)[:, None] * n_hosts + host)[ok]  # (P,)
+    keys = (np.arange(K)[:, None] * (B * n_hosts) + idx[None, :]).ravel()  # (K * P,)
+    sums = np.bincount(keys, weights=values[:, ok].ravel(), minlength=K * B * n_hosts)
+    return sums.reshape(K, B, n_hosts)
+
+
 def host_totals(placement: np.ndarray, values: np.ndarray, n_hosts: int) -> np.ndarray:
     """Per-slot values (C,) or (C, R) summed per host of a (C,) placement: (H,) or (H, R)."""
     values = np.asarray(values, dtype=np.float64)

@@ -12,8 +12,6 @@ from typing import Any
 
 import numpy as np
 
-from pregan.data.episodes import EpisodeRecord
-from pregan.data.labels import percentile_labels
 from pregan.simulation import engine
 from pregan.simulation.arrivals import draw_arrivals
 from pregan.simulation.config import (
@@ -24,9 +22,10 @@ from pregan.simulation.config import (
 )
 from pregan.simulation.cosim import Cosimulation, FaultEstimate, check_placement
 from pregan.simulation.faults import FaultEffects, draw_faults
-from pregan.simulation.hosts import build_hosts, cluster_spec
-from pregan.simulation.interfaces import QOS_COLUMNS, RESOURCES, ClusterSpec, Observation
+from pregan.simulation.hosts import BITS_PER_BYTE, build_hosts, cluster_spec
+from pregan.simulation.interfaces import METRICS, QOS_COLUMNS, ClusterSpec, Observation
 from pregan.simulation.placement import host_sum
+from pregan.simulation.record import EpisodeRecord, percentile_labels
 from pregan.simulation.state import SlotState
 from pregan.simulation.workload_bank import WorkloadBank
 
@@ -49,21 +48,31 @@ class Simulator:
             hosts=hosts,
             bank=bank,
             interval_s=float(sim_cfg.interval_s),
-            router_bw=float(sim_cfg.router_bandwidth_mbps),
+            router_mb_s=float(sim_cfg.router_mbit_per_s) / BITS_PER_BYTE,
             burst_factor=float(sim_cfg.burst_factor),
-            idle_cpu=float(sim_cfg.idle_cpu),
+            idle_cpu=float(sim_cfg.idle_cpu_fraction),
             idle_ram_mb=float(sim_cfg.idle_ram_mb),
+            migration_overhead_s=float(sim_cfg.migration_overhead_s),
             slowdown=sim_cfg.slowdown,
+            effects=faults_cfg.effects,
+            metric_idx=np.array([METRICS.index(m) for m in sim_cfg.metrics], dtype=np.int64),
         )
-        T, H, C = sim_cfg.n_intervals, hosts.n_hosts, sim_cfg.slots
-        self._arrivals = draw_arrivals(sim_cfg, bank, np.random.default_rng(arrival_ss))
+        T, H, C, D = sim_cfg.n_intervals, hosts.n_hosts, sim_cfg.slots, len(sim_cfg.metrics)
+        self._arrivals = draw_arrivals(sim_cfg, bank, hosts.ips, np.random.default_rng(arrival_ss))
         self._faults = draw_faults(faults_cfg, H, T, np.random.default_rng(fault_ss))
         self._noise = np.random.default_rng(noise_ss)
         self._fx_cache: dict[int, FaultEffects] = {}
         self._state = SlotState.empty(C)
         self._admitted = 0
         self.t = 0
-        self._metrics = np.zeros((T, H, len(RESOURCES)), dtype=np.float32)
+        self._metrics = np.zeros((T, H, D), dtype=np.float32)
+        self._truth = np.zeros((T, H, D), dtype=bool)
+        # Finish time of every arriving container (NaN until it finishes); deadlines in order.
+        a = self._arrivals
+        self._finish_s = np.full(a.n_total, np.nan)
+        self._by_deadline = np.argsort(a.deadline_s, kind="stable")  # (A,)
+        edges = np.arange(T + 1) * float(sim_cfg.interval_s)
+        self._due_edges = np.searchsorted(a.deadline_s[self._by_deadline], edges, side="left")
         self._placement = np.full((T, C), -1, dtype=np.int16)
         self._demand = np.zeros((T, H), dtype=np.float32)
         self._qos = np.full((T, len(QOS_COLUMNS)), np.nan)
@@ -111,6 +120,8 @@ class Simulator:
         s.start_s[0, slots] = np.nan
         s.deadline_s[0, slots] = a.deadline_s[ids]
         s.disk_mb[0, slots] = a.disk_mb[ids]
+        s.image_mb[0, slots] = a.image_mb[ids]
+        s.cid[0, slots] = ids
         self._admitted += n
 
     def observe(self) -> Observation:
@@ -128,6 +139,8 @@ class Simulator:
         history.flags.writeable = False
         demand_history = self._demand[: self.t]
         demand_history.flags.writeable = False
+        placement_history = self._placement[: self.t]
+        placement_history.flags.writeable = False
         active = s.active[0].copy()
         return Observation(
             t=self.t,
@@ -144,6 +157,7 @@ class Simulator:
             host_free_ram_mb=self.spec.host_ram_mb - used(dem.ram_mb),
             host_free_disk_mb=self.spec.host_disk_mb - used(s.disk_mb),
             host_demand=demand_history,
+            placement_history=placement_history,
         )
 
     def step(self, placement: Any) -> np.ndarray:
@@ -156,9 +170,13 @@ class Simulator:
         noisy = res.util[0] + self._noise.normal(0.0, self.cfg.noise_std, res.util[0].shape)
         noisy[fx.down] = 0.0
         self._metrics[t] = np.clip(noisy, 0.0, 1.0)
+        self._truth[t] = res.driven[0] & (self._faults.kind[t] > 0)[:, None]
         self._placement[t] = res.placement[0]
         self._demand[t] = res.host_demand[0]
         queued_for_slot = int(self._arrivals.arrived_by[t + 1]) - self._admitted
+        finished = ~np.isnan(res.finish_s[0])
+        self._finish_s[self._state.cid[0, finished]] = res.finish_s[0, finished]
+        due, missed, overdue = self._deadlines(t)
         row = np.array(
             [
                 res.energy_j[0],
@@ -170,6 +188,9 @@ class Simulator:
                 _nan_div(res.wait_sum[0], res.started[0]),
                 res.active_placed[0],
                 res.unplaced[0] + queued_for_slot,
+                due,
+                missed,
+                overdue,
             ],
             dtype=np.float64,
         )
@@ -178,11 +199,27 @@ class Simulator:
         self._prepare()
         return row
 
+    def _deadlines(self, t: int) -> tuple[int, int, int]:
+        """Containers whose deadline fell in interval t, those of them not finished by it,
+        and all containers past their deadline still unfinished at the end of t."""
+        lo, hi = self._due_edges[t], self._due_edges[t + 1]
+        ids = self._by_deadline[lo:hi]
+        fin, dl = self._finish_s[ids], self._arrivals.deadline_s[ids]
+        missed = int((np.isnan(fin) | (fin > dl)).sum())
+        overdue = int(np.isnan(self._finish_s[self._by_deadline[:hi]]).sum())
+        return len(ids), missed, overdue
+
     def fault_class_now(self) -> np.ndarray:
         """(H,) injected fault class of the last executed interval (zeros before the first)."""
         if self.t == 0:
             return np.zeros(self.spec.n_hosts, dtype=np.int64)
         return self._faults.kind[self.t - 1].astype(np.int64)
+
+    def fault_truth_now(self) -> np.ndarray:
+        """(H, D) bool metrics the faults drove in the last executed interval (the oracle's)."""
+        if self.t == 0:
+            return np.zeros((self.spec.n_hosts, len(self.spec.metrics)), dtype=bool)
+        return self._truth[self.t - 1].copy()
 
     def fork(self) -> Simulator:
         """An independent copy; shares only the read-only bank, arrivals and fault schedule."""
@@ -190,6 +227,8 @@ class Simulator:
         child._state = self._state.copy()
         child._noise = copy.deepcopy(self._noise)
         child._metrics = self._metrics.copy()
+        child._truth = self._truth.copy()
+        child._finish_s = self._finish_s.copy()
         child._placement = self._placement.copy()
         child._demand = self._demand.copy()
         child._qos = self._qos.copy()
@@ -219,9 +258,9 @@ class Simulator:
         t = self.t
         metrics = self._metrics[:t].copy()
         if self.faults_cfg.labels == "percentile":
-            truth, klass = percentile_labels(metrics, self.faults_cfg.percentile)
+            truth, klass = percentile_labels(metrics, self.spec.metrics, self.faults_cfg.percentile)
         else:
-            truth, klass = self._faults.truth[:t], self._faults.kind[:t]
+            truth, klass = self._truth[:t], self._faults.kind[:t]
         return EpisodeRecord(
             host_metrics=metrics,
             placement=self._placement[:t].copy(),
@@ -231,4 +270,5 @@ class Simulator:
             qos=self._qos[:t].astype(np.float32),
             host_profile=self.spec.host_profile.astype(np.int8),
             seed=self.seed,
+            metrics=self.spec.metrics,
         )

@@ -23,6 +23,8 @@ class SlotState:
     start_s: np.ndarray  # (B, C) float64, absolute start time, NaN before the first placement
     deadline_s: np.ndarray  # (B, C) float64, absolute SLA deadline
     disk_mb: np.ndarray  # (B, C) float64
+    image_mb: np.ndarray  # (B, C) float64, container image moved with it on migration
+    cid: np.ndarray  # (B, C) int64, arrival index of the container in the slot, -1 if none
 
     @classmethod
     def empty(cls, n_slots: int, batch: int = 1) -> SlotState:
@@ -38,6 +40,8 @@ class SlotState:
             start_s=np.full(shape, np.nan),
             deadline_s=np.zeros(shape),
             disk_mb=np.zeros(shape),
+            image_mb=np.zeros(shape),
+            cid=np.full(shape, -1, dtype=np.int64),
         )
 
     @property

@@ -18,6 +18,7 @@ def make_spec(n_hosts: int = 4, n_slots: int | None = None) -> ClusterSpec:
         host_ram_mb=np.full(n_hosts, 4000.0),
         host_disk_mb=np.full(n_hosts, 32000.0),
         interval_s=300.0,
+        metrics=("cpu", "ram", "disk", "net"),  # the policies' tests use 4-metric histories
     )
 
 

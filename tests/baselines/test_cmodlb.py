@@ -37,11 +37,12 @@ def _history(t: int, n_hosts: int, hot: list[int]) -> tuple[np.ndarray, np.ndarr
 
 def test_pairs_and_windows_shapes():
     metrics = np.arange(5 * 2 * 4, dtype=np.float32).reshape(5, 2, 4)
-    x, y = next_interval_pairs(metrics, 3)
+    dims = np.array([0, 1, 2])
+    x, y = next_interval_pairs(metrics, 3, dims)
     assert x.shape == (4, 3, 3) and y.shape == (4, 3)
     np.testing.assert_array_equal(x[1], metrics[0:3, 1, :3])  # window 0, host 1
     np.testing.assert_array_equal(y[1], metrics[3, 1, :3])
-    w = latest_windows(metrics[:1], 3)  # one interval, left-padded
+    w = latest_windows(metrics[:1], 3, dims)  # one interval, left-padded
     assert w.shape == (2, 3, 3)
     np.testing.assert_array_equal(w[0], np.repeat(metrics[0, 0, None, :3], 3, axis=0))
 
@@ -107,5 +108,5 @@ def test_bad_training_data_names_episode():
     bad[3, 1, 0] = np.nan
     with pytest.raises(CMODLBDataError, match="train episode 1"):
         method.fit_arrays([np.zeros((10, 4, 4)), bad], [np.zeros((10, 4, 4))], TRAINER)
-    with pytest.raises(CMODLBDataError, match=r"\(T, H, D>=3\)"):
+    with pytest.raises(CMODLBDataError, match=r"\(T, H, D>2\)"):
         method.fit_arrays([np.zeros((10, 4))], [np.zeros((10, 4, 4))], TRAINER)

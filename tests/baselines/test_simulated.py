@@ -37,6 +37,7 @@ def _cfg(scripted: bool, n_intervals: int = 16):
     )
     cfg.simulation.n_hosts = 4
     cfg.simulation.n_intervals = n_intervals
+    cfg.simulation.load = None  # the original's dense arrivals: 4 hosts always busy
     if scripted:
         cfg.faults.random = False
         cfg.faults.scripted = [
@@ -83,7 +84,13 @@ def cmodlb_method(tmp_path_factory):
         while not sim.done:
             sim.step(scheduler.place(sim.observe()))
         save_episode(sim.record(), root / split / episode_name(seed))
-        write_manifest(root / split, seeds=[seed], config={}, profile_names=sim.spec.profile_names)
+        write_manifest(
+            root / split,
+            seeds=[seed],
+            config={},
+            profile_names=sim.spec.profile_names,
+            metrics=sim.spec.metrics,
+        )
     method = CMODLBMethod(max_epochs=3, batch_size=64, lr=1e-2)
     trainer = {
         "_target_": "lightning.pytorch.Trainer",

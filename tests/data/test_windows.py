@@ -1,20 +1,21 @@
 """Windowing of episodes: edge padding, labels of the last interval, train-only statistics,
-the containers channel and its online twin (PlacementHistory)."""
+the containers and demand channels, and train/serve parity (`live_inputs` on the real
+simulator equals the training windows of the recorded episode)."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 
 from pregan.data.windows import (
-    PlacementHistory,
     WindowDataError,
     WindowDataModule,
-    container_share,
     episode_windows,
-    last_demand_window,
-    last_window,
+    live_inputs,
     window_indices,
 )
 
@@ -42,13 +43,56 @@ def test_windows_are_labelled_with_their_last_interval():
     assert w.root_cause[5, 1].tolist() == [0, 1, 0, 0]
 
 
-def test_last_window_matches_training_windows():
-    ep = _episode()
-    w = episode_windows(ep, 3, "ep")
-    for t in range(1, 7):
-        np.testing.assert_array_equal(last_window(ep["host_metrics"][:t], 3), w.windows[t - 1])
+def test_live_inputs_refuse_an_empty_history():
+    obs = SimpleNamespace(
+        host_metrics=np.zeros((0, 3, 4)), placement_history=None, host_demand=None
+    )
     with pytest.raises(WindowDataError, match="history"):
-        last_window(np.zeros((0, 3, 4)), 3)
+        live_inputs(obs, 3, containers=False, demand=False)
+    obs.host_metrics = np.zeros((2, 3, 4))
+    with pytest.raises(WindowDataError, match="no placement history"):
+        live_inputs(obs, 3, containers=True, demand=False)
+    with pytest.raises(WindowDataError, match="no demand history"):
+        live_inputs(obs, 3, containers=False, demand=True)
+
+
+def test_train_serve_parity_on_the_real_simulator():
+    """Every channel a policy feeds the classifier at the start of interval t equals the
+    training window ending at t - 1 of the recorded episode (metrics, containers, demand),
+    with completions, crash evictions and faults happening along the way."""
+    from omegaconf import OmegaConf
+
+    from pregan.simulation.least_full import LeastFullScheduler
+    from pregan.simulation.simulator import Simulator
+
+    conf = Path(__file__).resolve().parents[2] / "conf"
+    cfg = OmegaConf.create(
+        {
+            "simulation": OmegaConf.load(conf / "simulation/default.yaml"),
+            "faults": OmegaConf.load(conf / "faults/default.yaml"),
+            "workload": OmegaConf.load(conf / "workload/synthetic.yaml"),
+        }
+    )
+    cfg.simulation.n_hosts, cfg.simulation.n_intervals = 6, 40
+    crash = {"host": 1, "kind": "node_crash", "onset": 12, "duration": 3, "intensity": 1.0}
+    cfg.faults.scripted = [crash]
+    sim = Simulator.from_config(cfg, 3)
+    sched = LeastFullScheduler()
+    live = []
+    while not sim.done:
+        obs = sim.observe()
+        if obs.t >= 1:
+            live.append(live_inputs(obs, 4))
+        sim.step(sched.place(obs))
+    rec = sim.record()
+    w = episode_windows(rec, 4, "rec")
+    evicted = False
+    for t, (window, containers, demand) in enumerate(live, start=1):
+        np.testing.assert_array_equal(window, w.windows[t - 1], err_msg=f"metrics at t={t}")
+        np.testing.assert_array_equal(containers, w.containers[t - 1], err_msg=f"t={t}")
+        np.testing.assert_array_equal(demand, w.demand[t - 1], err_msg=f"demand at t={t}")
+        evicted |= bool(rec.qos[t - 1, 3] > 0)  # completions happened
+    assert evicted and (rec.fault_class == 5).any()
 
 
 def test_statistics_come_from_the_training_split_only():
@@ -135,37 +179,9 @@ def test_demand_channel_windows_host_demand_like_the_containers_channel():
     w = episode_windows(ep, 3, "ep")
     assert w.demand.shape == (6, 3, 3) and w.demand.dtype == np.float32
     np.testing.assert_array_equal(w.demand, ep["host_demand"][window_indices(6, 3)])
-    for t in range(1, 7):  # what a policy sees at the start of t: host_demand[:t]
-        np.testing.assert_array_equal(last_demand_window(ep["host_demand"][:t], 3), w.demand[t - 1])
     assert episode_windows(_episode(), 3, "ep").demand is None
     with pytest.raises(WindowDataError, match="host_demand has shape"):
         episode_windows(ep | {"host_demand": ep["host_demand"][:5]}, 3, "ep")
-    with pytest.raises(WindowDataError, match="no demand history"):
-        last_demand_window(None, 3)
-
-
-def test_placement_history_rebuilds_the_training_channel_interval_for_interval():
-    ep = _placed(_episode())
-    w = episode_windows(ep, 3, "ep")
-    history = PlacementHistory(n_hosts=3)
-    history.record(0, np.full(6, -1))  # nothing executed yet
-    for t in range(1, 7):  # at the start of t the policy sees the placement of t - 1
-        history.record(t, ep["placement"][t - 1])
-        np.testing.assert_array_equal(history.window(3), w.containers[t - 1])
-    history.record(2, ep["placement"][1])  # the same interval again replaces, forgets later
-    np.testing.assert_array_equal(history.window(3), w.containers[1])
-    with pytest.raises(WindowDataError, match="every interval"):
-        history.record(4, ep["placement"][3])
-
-
-def test_placement_history_from_mid_episode_pads_with_its_first_placement():
-    ep = _placed(_episode())
-    history = PlacementHistory(n_hosts=3)
-    history.record(4, ep["placement"][3])
-    first = container_share(ep["placement"][3], 3)
-    np.testing.assert_array_equal(history.window(3), np.stack([first] * 3))
-    with pytest.raises(WindowDataError, match="no interval"):
-        PlacementHistory(3).window(3)
 
 
 def test_batches_carry_the_containers_channel():

@@ -363,9 +363,9 @@ def test_containers_model_refuses_episodes_without_placement():
 
 
 def test_policy_flagger_sees_the_training_windows_interval_for_interval(placed):
-    """ClassifierFlagger, fed one Observation per interval (metrics history and the placement
-    of the last executed interval, the demand history), builds exactly the datamodule's
-    window and channels."""
+    """ClassifierFlagger, fed one Observation per interval (metrics, placement and demand
+    histories), builds exactly the datamodule's window and channels (the same check on the
+    real simulator: tests/data/test_windows.py::test_train_serve_parity_on_the_real_simulator)."""
     from types import SimpleNamespace
 
     from pregan.data.windows import episode_windows
@@ -384,6 +384,7 @@ def test_policy_flagger_sees_the_training_windows_interval_for_interval(placed):
             spec=spec,
             host_metrics=ep["host_metrics"][:t],
             placement=last,
+            placement_history=ep["placement"][:t],
             host_demand=ep["host_demand"][:t],
         )
 
@@ -420,6 +421,7 @@ def test_method_fit_uses_the_classifier_trainer_block(tmp_path):
                 f"paths.output_dir={tmp_path / 'out'}",
                 "simulation.n_hosts=4",
                 "simulation.n_intervals=10",
+                "simulation.load=null",  # the original's dense arrivals on 4 hosts
                 "trainer.max_epochs=1",
                 "trainer.enable_progress_bar=false",
                 "+trainer.enable_model_summary=false",
@@ -434,7 +436,13 @@ def test_method_fit_uses_the_classifier_trainer_block(tmp_path):
             while not sim.done:
                 sim.step(LeastFullScheduler().place(sim.observe()))
             save_episode(sim.record(), tmp_path / split / episode_name(seed))
-        write_manifest(tmp_path / split, seeds=seeds, config={}, profile_names=("p",))
+        write_manifest(
+            tmp_path / split,
+            seeds=seeds,
+            config={},
+            profile_names=("p",),
+            metrics=tuple(cfg.simulation.metrics),
+        )
     ctx = FitContext(
         train_dir=tmp_path / "train",
         val_dir=tmp_path / "val",

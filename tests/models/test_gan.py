@@ -80,7 +80,7 @@ def _features(point: DecisionPoint) -> torch.Tensor:
 
 def test_generator_shapes_and_bound() -> None:
     torch.manual_seed(0)
-    g = Generator(E + N_SLOT_FEATURES_BASE, hidden=16, bound=4.0)
+    g = Generator(E + N_SLOT_FEATURES_BASE + 4, hidden=16, bound=4.0)
     torch.nn.init.normal_(g.net[-1].weight, std=10.0)  # saturate tanh
     point = _point(np.array([0, 0, 1, -1]))
     x, movable = _features(point), torch.from_numpy(point.movable)
@@ -123,7 +123,7 @@ def test_migrations_are_read_from_s_prime_not_s() -> None:
     cand, _, _ = gan.propose(point)
     assert cand[1] != 0 and cand[0] == 0  # slot 1 left, slot 0 stayed
     np.testing.assert_array_equal(cand[2:], point.proposal[2:])
-    assert x.shape == (C, E + N_SLOT_FEATURES_BASE)
+    assert x.shape == (C, E + N_SLOT_FEATURES_BASE + 4)
 
 
 def test_decoded_targets_and_relaxation_match_the_decoded_placement() -> None:
@@ -177,6 +177,7 @@ def _module(seed: int = 0) -> GanMigratorModule:
         H,
         C,
         E,
+        n_metrics=4,
         hidden=16,
         lr_g=1e-2,
         lr_d=1e-2,

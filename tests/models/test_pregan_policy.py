@@ -20,10 +20,20 @@ def cfg(tiny_faulty_cfg):
     return tiny_faulty_cfg()
 
 
-def _gan(cfg, n_hosts: int = 4) -> GanMigratorModule:
+def _gan(cfg, n_hosts: int = 4, n_metrics: int = 9) -> GanMigratorModule:
+    """A small GAN whose fault embedding is UtilisationFlagger's one-hot over the metrics."""
     torch.manual_seed(0)
     cosim = {**OmegaConf.to_container(cfg.model.migrator.cosim), "horizon": 1}
-    return GanMigratorModule(n_hosts, n_hosts, 4, hidden=16, n_samples=2, budget=8, cosim=cosim)
+    return GanMigratorModule(
+        n_hosts,
+        n_hosts,
+        n_metrics,
+        n_metrics=n_metrics,
+        hidden=16,
+        n_samples=2,
+        budget=8,
+        cosim=cosim,
+    )
 
 
 def test_policy_runs_online_on_tiny_simulator(cfg) -> None:

@@ -72,6 +72,12 @@ def bank() -> WorkloadBank:
 
 
 @pytest.fixture
+def bank_factory():
+    """make_bank(seed, n, length) -> WorkloadBank."""
+    return make_bank
+
+
+@pytest.fixture
 def sim_factory():
     """make_sim(seed, faults=..., bank=..., **simulation overrides) -> Simulator."""
     return make_sim

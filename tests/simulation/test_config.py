@@ -15,7 +15,8 @@ def test_default_mix_is_eight_then_eight(cfg_factory) -> None:
     assert names == ["rpi4b-4gb"] * 8 + ["rpi4b-8gb"] * 8
     assert hosts.ram_mb[0] == 4295 and hosts.ram_mb[-1] == 8192
     # disk bandwidth carries the original's x5 read and x10 write multipliers
-    assert hosts.disk_bw[0] == pytest.approx(13.42 * 5 + 1.011 * 10)
+    assert hosts.disk_read_mb_s[0] == 45.0 and hosts.disk_write_mb_s[0] == 20.0
+    assert hosts.net_up[0] == pytest.approx(940.0 / 8)  # 1 GbE in MB/s
 
 
 @pytest.mark.parametrize("n", [50, 200, 1000])
@@ -57,13 +58,34 @@ def test_counts_and_fractions_mix(cfg_factory) -> None:
             lambda c: OmegaConf.update(c, "simulation.arrival_scale", "lots"),
             "arrival_scale must be 'auto' or a number",
         ),
+        (lambda c: OmegaConf.update(c, "simulation.load", -0.5), "simulation.load must be > 0"),
+        (
+            lambda c: OmegaConf.update(c, "simulation.metrics", ["cpu", "gpu"]),
+            "simulation.metrics: unknown metric name(s) ['gpu']",
+        ),
+        (
+            lambda c: OmegaConf.update(c, "simulation.metrics", ["ram", "cpu"]),
+            "simulation.metrics must list distinct metrics starting with 'cpu'",
+        ),
+        (
+            lambda c: OmegaConf.update(
+                c, "simulation.profiles.rpi4b-4gb.net_up_mbps", 5000, force_add=True
+            ),
+            "simulation.profiles.rpi4b-4gb.net_up_mbps: unit-less key from the old format; "
+            "use net_up_mbit_per_s (Mb/s)",
+        ),
+        (
+            lambda c: OmegaConf.update(c, "simulation.router_bandwidth_mbps", 1, force_add=True),
+            "simulation.router_bandwidth_mbps: unit-less key from the old format",
+        ),
     ],
 )
 def test_bad_simulation_config(mutate, needle: str, cfg_factory) -> None:
     cfg = cfg_factory()
     mutate(cfg)
-    with pytest.raises(ConfigError, match=needle.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(ConfigError) as err:
         simulation_from_dictconfig(cfg.simulation)
+    assert needle in str(err.value) and "\n" not in str(err.value)
 
 
 @pytest.mark.parametrize(
@@ -122,3 +144,19 @@ def test_simulator_rejects_bad_placement(sim_factory) -> None:
         sim.step([9, 0, 0, 0])
     with pytest.raises(ValueError, match="shape"):
         sim.step([0, 0])
+
+
+def test_the_originals_figures_stay_one_override_away(cfg_factory) -> None:
+    """conf/simulation/original.yaml: its unit-less 5000 network as MB/s (40,000 Mb/s), the
+    disk multipliers applied, its three metrics and its overloaded arrival draws."""
+    from pathlib import Path
+
+    from pregan.simulation.hosts import build_hosts
+
+    conf = Path(__file__).resolve().parents[2] / "conf" / "simulation" / "original.yaml"
+    sim = simulation_from_dictconfig(OmegaConf.load(conf))
+    hosts = build_hosts(sim)
+    assert hosts.net_up[0] == pytest.approx(5000.0)  # MB/s, as the original's code used it
+    assert hosts.disk_read_mb_s[0] == pytest.approx(13.42 * 5)
+    assert hosts.disk_write_mb_s[0] == pytest.approx(1.011 * 10)
+    assert sim.metrics == ["cpu", "ram", "disk"] and sim.load is None

@@ -34,7 +34,9 @@ def test_true_faults_reproduce_the_real_next_interval(sim_factory) -> None:
 
 def test_view_is_a_snapshot_and_estimate_decides(sim_factory) -> None:
     storm = [{"host": 0, "kind": "cpu_overload", "onset": 0, "duration": 30, "intensity": 0.95}]
-    sim = sim_factory(1, faults={"random": False, "scripted": storm}, n_hosts=4, n_intervals=30)
+    sim = sim_factory(
+        1, faults={"random": False, "scripted": storm}, n_hosts=4, n_intervals=30, load=None
+    )
     sched = LeastFullScheduler()
     for _ in range(6):
         sim.step(sched.place(sim.observe()))
@@ -56,7 +58,7 @@ def test_view_is_a_snapshot_and_estimate_decides(sim_factory) -> None:
 
 
 def test_leak_keeps_growing_over_the_horizon(sim_factory) -> None:
-    sim = sim_factory(2, faults={"random": False}, n_hosts=4, n_intervals=20)
+    sim = sim_factory(2, faults={"random": False}, n_hosts=4, n_intervals=20, load=None)
     sched = LeastFullScheduler()
     for _ in range(3):
         sim.step(sched.place(sim.observe()))
@@ -81,7 +83,9 @@ def test_estimate_is_validated(sim_factory) -> None:
 
 def test_estimate_faults_reads_the_observed_level(sim_factory) -> None:
     hog = [{"host": 1, "kind": "disk_contention", "onset": 2, "duration": 10, "intensity": 0.8}]
-    sim = sim_factory(3, faults={"random": False, "scripted": hog}, n_hosts=4, n_intervals=12)
+    sim = sim_factory(
+        3, faults={"random": False, "scripted": hog}, n_hosts=4, n_intervals=12, load=None
+    )
     sched = LeastFullScheduler()
     for _ in range(5):
         sim.step(sched.place(sim.observe()))
@@ -117,7 +121,10 @@ def _run_policy(sim, n: int) -> tuple[list[np.ndarray], list[torch.Tensor], list
     torch.manual_seed(0)
     conf = Path(__file__).resolve().parents[2] / "conf" / "migrator" / "gan.yaml"
     cosim = OmegaConf.to_container(OmegaConf.load(conf).cosim)
-    gan = GanMigratorModule(4, 4, 4, hidden=16, n_samples=3, budget=8, cosim=cosim)
+    n_metrics = len(sim.spec.metrics)  # UtilisationFlagger's embedding is one-hot over metrics
+    gan = GanMigratorModule(
+        4, 4, n_metrics, n_metrics=n_metrics, hidden=16, n_samples=3, budget=8, cosim=cosim
+    )
     policy = PreGANPolicy(UtilisationFlagger(0.3), gan, window=1, online=True)
     policy.reset(sim.spec)
     log: list = []
@@ -141,9 +148,15 @@ def test_hidden_future_faults_do_not_change_a_policys_decisions(sim_factory) -> 
         {"host": 2, "kind": "memory_leak", "onset": 6, "duration": 8, "intensity": 1.5},
         {"host": 3, "kind": "disk_contention", "onset": 6, "duration": 8, "intensity": 0.9},
     ]
-    a = sim_factory(5, faults={"random": False, "scripted": early}, n_hosts=4, n_intervals=12)
+    a = sim_factory(
+        5, faults={"random": False, "scripted": early}, n_hosts=4, n_intervals=12, load=None
+    )
     b = sim_factory(
-        5, faults={"random": False, "scripted": early + hidden}, n_hosts=4, n_intervals=12
+        5,
+        faults={"random": False, "scripted": early + hidden},
+        n_hosts=4,
+        n_intervals=12,
+        load=None,
     )
     # The hidden faults do change what the live interval 6 executes ...
     fa, fb = a.fork(), b.fork()

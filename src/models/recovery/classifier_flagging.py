@@ -20,12 +20,7 @@ import numpy as np
 from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
-from pregan.data.windows import (
-    PlacementHistory,
-    WindowDataModule,
-    last_demand_window,
-    last_window,
-)
+from pregan.data.windows import WindowDataModule, live_inputs
 from pregan.models.interfaces import ClassifierOutput, FitContext
 from pregan.models.recovery.fault_classifier import FaultClassifierModule
 from pregan.simulation.interfaces import Observation, RecoveryDecision
@@ -62,11 +57,9 @@ class ClassifierFlagger:
     E is the prototype vector of each flagged host's nearest fault class (zeros for the
     others), as in the original: the generator sees "which class of fault, where".
     Before any interval has run there is nothing to read: no host is flagged.
-    A classifier that reads the placement ("containers" input) gets it from a history of
-    the placements observed so far, one per interval, windowed as in training; the flagger
-    must therefore see every interval of an episode, in order. One that reads the placed
-    CPU demand ("demand" input) gets it from `Observation.host_demand`, windowed as in
-    training.
+    Its inputs (metrics window, containers and demand channels) come from the observation's
+    histories through `pregan.data.windows.live_inputs`, the same function that builds the
+    training windows.
     """
 
     def __init__(self, classifier: FaultClassifierModule) -> None:
@@ -77,23 +70,11 @@ class ClassifierFlagger:
         self.last_many: ClassifierOutput | None = None  # ... of the last flag_many, (N, ...)
         self.uses_containers = bool(classifier.uses_containers)
         self.uses_demand = bool(classifier.uses_demand)
-        self.placements = PlacementHistory(int(classifier.hparams.n_hosts))
 
-    def inputs(
-        self, obs: Observation, placements: PlacementHistory | None = None
-    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    def inputs(self, obs: Observation) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         """The classifier's window (W, H, D), containers and demand (W, H) (or None where not
-        read) at obs.t >= 1, recording obs.placement in `placements` (the flagger's own
-        history by default)."""
-        window = last_window(obs.host_metrics, self.window)  # (W, H, D)
-        containers = demand = None
-        if self.uses_containers:
-            history = self.placements if placements is None else placements
-            history.record(obs.t, obs.placement)
-            containers = history.window(self.window)  # (W, H)
-        if self.uses_demand:
-            demand = last_demand_window(obs.host_demand, self.window)  # (W, H)
-        return window, containers, demand
+        read) at obs.t >= 1."""
+        return live_inputs(obs, self.window, self.uses_containers, self.uses_demand)
 
     @property
     def embed_dim(self) -> int:
@@ -109,7 +90,6 @@ class ClassifierFlagger:
         h = obs.spec.n_hosts
         if obs.host_metrics.shape[0] == 0:
             self.last = None
-            self.placements.reset()
             return np.zeros(h, bool), np.zeros((h, self.embed_dim), np.float32)
         out = self.classifier.predict_window(*self.inputs(obs))
         self.last = out
@@ -119,8 +99,7 @@ class ClassifierFlagger:
         """Flags (N, H) and E (N, H, e) of N observations (each with history, t >= 1, the
         consecutive intervals of one episode) in one batch: the same verdicts as calling the
         flagger on each, at a fraction of the cost."""
-        history = PlacementHistory(self.placements.n_hosts)  # this episode's, from its first obs
-        inputs = [self.inputs(o, history) for o in observations]
+        inputs = [self.inputs(o) for o in observations]
         windows = np.stack([w for w, _, _ in inputs])  # (N, W, H, D)
         containers = np.stack([c for _, c, _ in inputs]) if self.uses_containers else None
         demand = np.stack([d for _, _, d in inputs]) if self.uses_demand else None
@@ -144,7 +123,9 @@ def classifier_verdict(
         placement=proposal,
         host_scores=out.host_prob if out is not None else np.zeros(spec.n_hosts),
         host_flags=flags,
-        dim_scores=out.dim_scores if out is not None else np.zeros((spec.n_hosts, 4)),
+        dim_scores=out.dim_scores
+        if out is not None
+        else np.zeros((spec.n_hosts, len(spec.metrics)), np.float32),
         fault_class=out.fault_class if out is not None else np.zeros(spec.n_hosts, np.int64),
     )
     return decision, flags, emb

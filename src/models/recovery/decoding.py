@@ -20,14 +20,16 @@ import numpy as np
 from pregan.simulation.interfaces import Observation
 from pregan.simulation.placement import (
     Capacity,
+    capacity_matrix,
     demand_matrix,
     host_totals,
     least_loaded,
     relocate,
 )
 
-N_SLOT_FEATURES_BASE = 7 + 4
-"""Per-slot generator features besides the host's fault embedding (see `slot_features`)."""
+N_SLOT_FEATURES_BASE = 7
+"""Per-slot generator features besides the host's fault embedding and its monitored metrics
+(see `slot_features`)."""
 
 
 @dataclass
@@ -59,13 +61,19 @@ def decision_point(
 ) -> DecisionPoint:
     """Gather what a migration decision needs from an observation (and a Cosimulation)."""
     proposal = np.asarray(proposal, dtype=np.int64)
+    demand = demand_matrix(obs)  # (C, 3)
+    capacity = Capacity.under_proposal(obs, proposal)  # load: observed CPU, shifted
+    # Room as the simulator admits a move: capacity minus the base demand placed (what a
+    # fault holds is not subtracted; the load above steers moves away from it).
+    placed = np.where(obs.active, proposal, -1)
+    capacity.free = capacity_matrix(obs.spec) - host_totals(placed, demand, obs.spec.n_hosts)
     return DecisionPoint(
         sim=sim,
         embedding=np.asarray(embedding, dtype=np.float32),
         flags=np.asarray(flags, dtype=bool),
         proposal=proposal,
-        demand=demand_matrix(obs),
-        capacity=Capacity.under_proposal(obs, proposal),
+        demand=demand,
+        capacity=capacity,
         host_util=(
             obs.host_metrics[-1].astype(np.float32)
             if obs.t > 0
@@ -147,7 +155,7 @@ def candidate_placements(point: DecisionPoint, budget: int) -> tuple[np.ndarray,
 
 
 def slot_features(point: DecisionPoint) -> np.ndarray:
-    """(C, e + 11) float32 generator input per slot: its host's fault embedding, CPU load,
+    """(C, e + 7 + D) float32 generator input per slot: its host's fault embedding, CPU load,
     share of the slots and flag; the container's MIPS and RAM as shares of its host; the mean
     and lowest CPU load of the hosts it could go to (up, unflagged); its host's last monitored
     utilisation of each resource (how hard the fault hits). Zero rows for slots not on a

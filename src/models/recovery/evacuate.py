@@ -37,8 +37,7 @@ class EvacuatePolicy:
         self.flagger, self.window = flagger, window
 
     def reset(self, spec: ClusterSpec) -> None:
-        if (placements := getattr(self.flagger, "placements", None)) is not None:
-            placements.reset()
+        """No per-episode state: the flagger reads every input from the observation."""
 
     def decide(self, obs: Observation, proposal: np.ndarray) -> RecoveryDecision:
         proposal = np.asarray(proposal, dtype=np.int64)

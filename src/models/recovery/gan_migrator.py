@@ -45,6 +45,7 @@ from pregan.models.recovery.decoding import (
     spread,
 )
 from pregan.models.recovery.gan_plots import save_heatmap
+from pregan.simulation.interfaces import DEFAULT_METRICS
 
 
 class GanMigratorModule(L.LightningModule):
@@ -55,6 +56,7 @@ class GanMigratorModule(L.LightningModule):
         n_hosts: int,
         n_slots: int,
         embed_dim: int,
+        n_metrics: int = len(DEFAULT_METRICS),
         hidden: int = 64,
         bound: float = 4.0,
         lr_g: float = 1e-3,
@@ -72,7 +74,7 @@ class GanMigratorModule(L.LightningModule):
         super().__init__()
         self.save_hyperparameters()
         self.automatic_optimization = False
-        self.generator = Generator(embed_dim + N_SLOT_FEATURES_BASE, hidden, bound)
+        self.generator = Generator(embed_dim + N_SLOT_FEATURES_BASE + n_metrics, hidden, bound)
         self.discriminator = Discriminator(n_hosts, n_slots, embed_dim, hidden)
         self.scoring = CosimScoring.from_config(cosim or {})
         self._online_opts: tuple[torch.optim.Optimizer, torch.optim.Optimizer] | None = None

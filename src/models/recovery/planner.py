@@ -110,8 +110,6 @@ class PlannerPolicy:
 
     def reset(self, spec: ClusterSpec) -> None:
         self.last_plan = None
-        if (placements := getattr(self.flagger, "placements", None)) is not None:
-            placements.reset()
 
     def attach_cosimulator(self, make: MakeCosim) -> None:
         """`make(estimate)` snapshots the live cluster under a fault estimate (runner-given)."""

@@ -80,8 +80,6 @@ class PreGANPolicy:
                 f"run's cluster has n_hosts={spec.n_hosts}, n_slots={spec.n_slots}"
             )
         self._cosim, self.accepted, self.generated = None, 0, 0
-        if (placements := getattr(self.flagger, "placements", None)) is not None:
-            placements.reset()
 
     def attach_cosimulator(self, make: MakeCosim) -> None:
         """`make(estimate)` snapshots the live cluster under a fault estimate, for online
@@ -143,15 +141,6 @@ class PreGANMethod:
         flagger = ClassifierFlagger(self.classifier)
         n_hosts = int(cfg.simulation.n_hosts)
         n_slots = int(cfg.simulation.get("n_slots") or n_hosts)
-        gan = GanMigratorModule(
-            n_hosts=n_hosts,
-            n_slots=n_slots,
-            embed_dim=flagger.embed_dim,
-            cosim=OmegaConf.to_container(mig.cosim, resolve=True),
-            seed=ctx.seed,
-            budget=self.budget,
-            **{k: mig[k] for k in _GAN_KEYS if k in mig},
-        )
         start = time.perf_counter()
         points = collect_points(
             lambda s: Simulator.from_config(cfg, s),
@@ -168,6 +157,16 @@ class PreGANMethod:
                 "flags nothing on the training seeds (data.train_seeds)"
             )
         log.info("GAN: %d decision points in %.1f s", len(points), time.perf_counter() - start)
+        gan = GanMigratorModule(
+            n_hosts=n_hosts,
+            n_slots=n_slots,
+            embed_dim=flagger.embed_dim,
+            n_metrics=int(points[0].host_util.shape[1]),  # the cluster's monitored metrics
+            cosim=OmegaConf.to_container(mig.cosim, resolve=True),
+            seed=ctx.seed,
+            budget=self.budget,
+            **{k: mig[k] for k in _GAN_KEYS if k in mig},
+        )
         loader = DataLoader(
             points,
             batch_size=int(mig.get("batch_points", 8)),

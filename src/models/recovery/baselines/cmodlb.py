@@ -23,15 +23,15 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from pregan.models.interfaces import FitContext
 from pregan.models.recovery.baselines.cmodlb_predictor import (
-    PREDICTED_DIMS,
     NextIntervalModule,
     latest_windows,
     next_interval_pairs,
+    predicted_dims,
 )
 from pregan.models.recovery.baselines.kmeans import kmeans
 from pregan.models.recovery.baselines.migration import migrate_mmt
 from pregan.models.recovery.baselines.selection import by_priority
-from pregan.simulation.interfaces import RESOURCES, ClusterSpec, Observation, RecoveryDecision
+from pregan.simulation.interfaces import ClusterSpec, Observation, RecoveryDecision
 from pregan.simulation.placement import least_loaded
 
 UNWATCHED_DIM_SCORE = -1.0
@@ -57,8 +57,11 @@ class CMODLBPolicy:
         n_init: int = 4,
         seed: int = 0,
         name: str = "cmodlb",
+        metrics: tuple[str, ...] = ("cpu", "ram", "disk"),
     ) -> None:
         self.name = name
+        self.metrics = tuple(metrics)  # the watched metrics it was trained on, in order
+        self.dims = np.arange(len(self.metrics))  # their columns, set from the spec at reset
         self.predictor = predictor.eval()
         self.window = window
         self.separation_per_host = separation_per_host
@@ -67,11 +70,19 @@ class CMODLBPolicy:
 
     def reset(self, spec: ClusterSpec) -> None:
         """Stateless between intervals: the window is read from the observed history."""
+        self.dims = predicted_dims(spec.metrics)
+        watched = tuple(spec.metrics[i] for i in self.dims)
+        if watched != self.metrics:
+            raise CMODLBDataError(
+                f"cmodlb: trained on metrics {list(self.metrics)}, the cluster reports {list(watched)}"
+            )
 
     @torch.no_grad()
     def predict(self, host_metrics: np.ndarray) -> np.ndarray:
-        """(H, 3) float32 predicted next-interval (CPU, RAM, disk) per host."""
-        windows = torch.from_numpy(latest_windows(host_metrics, self.window))  # (H, W, 3)
+        """(H, P) float32 predicted next-interval watched metrics (CPU, RAM, disk) per host."""
+        windows = torch.from_numpy(
+            latest_windows(host_metrics, self.window, self.dims)
+        )  # (H, W, P)
         return self.predictor(windows).numpy()  # (H, 3)
 
     def overloaded(self, predicted: np.ndarray, up: np.ndarray) -> np.ndarray:
@@ -90,7 +101,8 @@ class CMODLBPolicy:
 
     def decide(self, obs: Observation, proposal: np.ndarray) -> RecoveryDecision:
         n_hosts = obs.spec.n_hosts
-        dim_scores = np.full((n_hosts, len(RESOURCES)), UNWATCHED_DIM_SCORE, dtype=np.float32)
+        n_metrics = obs.host_metrics.shape[-1]
+        dim_scores = np.full((n_hosts, n_metrics), UNWATCHED_DIM_SCORE, dtype=np.float32)
         if obs.t == 0:
             return RecoveryDecision(
                 placement=proposal.copy(),
@@ -99,7 +111,7 @@ class CMODLBPolicy:
                 dim_scores=dim_scores,
             )
         predicted = self.predict(obs.host_metrics)  # (H, 3)
-        dim_scores[:, PREDICTED_DIMS] = predicted
+        dim_scores[:, self.dims] = predicted
         score = predicted.mean(axis=1)  # (H,)
         flags = self.overloaded(predicted, obs.host_up)
         sources = by_priority(flags, score)
@@ -112,19 +124,20 @@ class CMODLBPolicy:
 
 
 def _pairs(
-    episodes: Sequence[np.ndarray], window: int, split: str
+    episodes: Sequence[np.ndarray], window: int, split: str, dims: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pool the (window, next) pairs of every episode; validates each (T, H, D) array."""
     xs, ys = [], []
     for i, metrics in enumerate(episodes):
         arr = np.asarray(metrics)
-        if arr.ndim != 3 or arr.shape[2] < len(PREDICTED_DIMS):
+        if arr.ndim != 3 or arr.shape[2] <= dims.max():
             raise CMODLBDataError(
-                f"cmodlb {split} episode {i}: host_metrics must be (T, H, D>=3), got {arr.shape}"
+                f"cmodlb {split} episode {i}: host_metrics must be (T, H, D>{dims.max()}), "
+                f"got {arr.shape}"
             )
         if not np.isfinite(arr).all():
             raise CMODLBDataError(f"cmodlb {split} episode {i}: host_metrics has NaN or inf")
-        x, y = next_interval_pairs(arr, window)
+        x, y = next_interval_pairs(arr, window, dims)
         xs.append(x)
         ys.append(y)
     if not xs or sum(len(x) for x in xs) == 0:
@@ -134,11 +147,12 @@ def _pairs(
     return np.concatenate(xs), np.concatenate(ys)
 
 
-def _episode_metrics(folder: Path) -> list[np.ndarray]:
-    """(T, H, D) host metrics of every episode saved in a split folder."""
+def _episode_metrics(folder: Path) -> tuple[list[np.ndarray], tuple[str, ...]]:
+    """(T, H, D) host metrics of every episode saved in a split folder, and the metric names."""
     from pregan.data.episodes import load_split
 
-    return [record.host_metrics for record in load_split(folder)]
+    records = load_split(folder)
+    return [record.host_metrics for record in records], records[0].metrics
 
 
 class CMODLBMethod:
@@ -168,9 +182,12 @@ class CMODLBMethod:
 
     def fit(self, ctx: FitContext) -> dict[str, float]:
         """Train on the training split's episodes, validate on the validation split's."""
+        train, names = _episode_metrics(ctx.train_dir)
+        val, _ = _episode_metrics(ctx.val_dir)
         return self.fit_arrays(
-            _episode_metrics(ctx.train_dir),
-            _episode_metrics(ctx.val_dir),
+            train,
+            val,
+            metrics=names,
             trainer_cfg=ctx.trainer_cfg,
             loggers=ctx.loggers,
             output_dir=ctx.output_dir,
@@ -185,16 +202,19 @@ class CMODLBMethod:
         loggers: list[Any] | None = None,
         output_dir: Path | None = None,
         seed: int = 0,
+        metrics: Sequence[str] = ("cpu", "ram", "disk"),
     ) -> dict[str, float]:
-        """Train from in-memory (T, H, D) episode metrics; returns the final losses."""
+        """Train from in-memory (T, H, D) episode metrics whose last axis is named `metrics`
+        (the watched ones are predicted); returns the final losses."""
+        dims = predicted_dims(list(metrics))
         from hydra.utils import instantiate
         from lightning.pytorch.callbacks import ModelCheckpoint
 
-        x_train, y_train = _pairs(train, self.window, "train")
-        x_val, y_val = _pairs(val, self.window, "val")
+        x_train, y_train = _pairs(train, self.window, "train", dims)
+        x_val, y_val = _pairs(val, self.window, "val", dims)
         with torch.random.fork_rng():
             torch.manual_seed(seed)  # seeded initialisation without touching the caller's RNG
-            module = NextIntervalModule(self.window, self.hidden, self.lr)
+            module = NextIntervalModule(self.window, self.hidden, self.lr, n_dims=len(dims))
         train_loader = DataLoader(
             TensorDataset(torch.from_numpy(x_train), torch.from_numpy(y_train)),
             batch_size=self.batch_size,
@@ -236,6 +256,7 @@ class CMODLBMethod:
             self.n_init,
             seed,
             name=self.name,
+            metrics=tuple(metrics[i] for i in dims),
         )
         return {
             key: float(value)

@@ -13,14 +13,22 @@ import torch
 from numpy.lib.stride_tricks import sliding_window_view
 from torch import nn
 
-PREDICTED_DIMS: tuple[int, ...] = (0, 1, 2)
-"""Indices into RESOURCES that CMODLB predicts: cpu, ram, disk (it never watched network)."""
+WATCHED_METRICS: tuple[str, ...] = ("cpu", "ram", "disk", "disk_read", "disk_write")
+"""The metrics CMODLB predicts where monitored: CPU, RAM and disk (it never watched network)."""
+
+
+def predicted_dims(metrics: tuple[str, ...] | list[str]) -> np.ndarray:
+    """(P,) indices of the watched metrics in a host_metrics axis named `metrics`."""
+    dims = np.array([i for i, m in enumerate(metrics) if m in WATCHED_METRICS], dtype=np.int64)
+    if dims.size == 0:
+        raise ValueError(f"cmodlb: none of {WATCHED_METRICS} is monitored in {list(metrics)}")
+    return dims
 
 
 class NextIntervalAutoencoder(nn.Module):
     """(B, W, 3) window -> (B, 3) next-interval utilisation."""
 
-    def __init__(self, window: int, hidden: int = 32, n_dims: int = len(PREDICTED_DIMS)) -> None:
+    def __init__(self, window: int, hidden: int = 32, n_dims: int = 3) -> None:
         super().__init__()
         self.encoder = nn.Sequential(nn.Flatten(), nn.Linear(window * n_dims, hidden), nn.ReLU())
         self.decoder = nn.Linear(hidden, n_dims)
@@ -32,10 +40,12 @@ class NextIntervalAutoencoder(nn.Module):
 class NextIntervalModule(L.LightningModule):
     """Trains the autoencoder with mean squared error on the next interval."""
 
-    def __init__(self, window: int = 3, hidden: int = 32, lr: float = 1e-3) -> None:
+    def __init__(
+        self, window: int = 3, hidden: int = 32, lr: float = 1e-3, n_dims: int = 3
+    ) -> None:
         super().__init__()
         self.save_hyperparameters()
-        self.net = NextIntervalAutoencoder(window, hidden)
+        self.net = NextIntervalAutoencoder(window, hidden, n_dims)
         self.loss = nn.MSELoss()
 
     def forward(self, window: torch.Tensor) -> torch.Tensor:
@@ -57,12 +67,14 @@ class NextIntervalModule(L.LightningModule):
         return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
 
 
-def next_interval_pairs(host_metrics: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
+def next_interval_pairs(
+    host_metrics: np.ndarray, window: int, dims: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Every (window, next) pair of one episode's (T, H, D) metrics, hosts pooled.
 
     Returns X (N, W, 3) and Y (N, 3) float32 with N = (T - W) x H; empty when T <= W.
     """
-    series = host_metrics[:, :, PREDICTED_DIMS].astype(np.float32)  # (T, H, 3)
+    series = host_metrics[:, :, dims].astype(np.float32)  # (T, H, 3)
     t, n_hosts, n_dims = series.shape
     if t <= window:
         empty = np.empty((0, window, n_dims), dtype=np.float32)
@@ -73,10 +85,10 @@ def next_interval_pairs(host_metrics: np.ndarray, window: int) -> tuple[np.ndarr
     return np.ascontiguousarray(x), y
 
 
-def latest_windows(host_metrics: np.ndarray, window: int) -> np.ndarray:
+def latest_windows(host_metrics: np.ndarray, window: int, dims: np.ndarray) -> np.ndarray:
     """(H, W, 3) float32 of each host's last `window` intervals; a short history is
     left-padded with its first interval, so a prediction exists from t = 1."""
-    series = host_metrics[-window:, :, PREDICTED_DIMS].astype(np.float32)  # (w, H, 3)
+    series = host_metrics[-window:, :, dims].astype(np.float32)  # (w, H, 3)
     if series.shape[0] < window:
         pad = np.repeat(series[:1], window - series.shape[0], axis=0)
         series = np.concatenate([pad, series], axis=0)  # (W, H, 3)

@@ -83,7 +83,7 @@ class ECLBPolicy:
             placement=migrate_mmt(obs, proposal, sources, rule),
             host_scores=predicted.astype(np.float32),
             host_flags=selected,
-            dim_scores=cpu_first_dim_scores(obs.spec.n_hosts),
+            dim_scores=cpu_first_dim_scores(obs.spec.n_hosts, obs.host_metrics.shape[-1]),
         )
 
 

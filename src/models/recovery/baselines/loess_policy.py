@@ -63,5 +63,5 @@ class LoessMigrationPolicy:
             placement=migrate_mmt(obs, proposal, sources, self.target),
             host_scores=predicted.astype(np.float32),
             host_flags=flags,
-            dim_scores=cpu_first_dim_scores(obs.spec.n_hosts),
+            dim_scores=cpu_first_dim_scores(obs.spec.n_hosts, obs.host_metrics.shape[-1]),
         )

@@ -2,7 +2,8 @@
 
 It is the only policy that sees ground truth. The runner hands it the simulator's
 `fault_class_now` (the (H,) fault class of the last executed interval, reported as its
-verdicts) through `attach_ground_truth`, and `true_faults` (the schedule's faults of the
+verdicts) through `attach_ground_truth`, `fault_truth_now` (the metrics the faults drove,
+its diagnosis) through `attach_root_cause`, and `true_faults` (the schedule's faults of the
 interval about to run) through `attach_true_faults`; like the planner it co-simulates through
 `attach_cosimulator`. At every interval with a truly faulty host it runs the planner's search
 (`planner.plan`: the same candidate set, objective and budget) on a snapshot holding the true
@@ -28,7 +29,7 @@ from pregan.models.recovery.planner import (
     scoring_from,
 )
 from pregan.simulation.cosim import FaultEstimate
-from pregan.simulation.faults import ROOT_CAUSE_MASK
+from pregan.simulation.faults import root_cause_table
 from pregan.simulation.interfaces import FAULT_KINDS, ClusterSpec, Observation, RecoveryDecision
 
 
@@ -48,12 +49,19 @@ class OraclePolicy:
         self.name, self.scoring, self.budget = name, scoring, budget
         self._truth: Callable[[], np.ndarray] | None = None
         self._true_faults: Callable[[], FaultEstimate] | None = None
+        self._root_cause: Callable[[], np.ndarray] | None = None
         self._cosim: MakeCosim | None = None
         self.last_plan: Plan | None = None
 
     def attach_ground_truth(self, fn: Callable[[], np.ndarray]) -> None:
         """`fn()` returns the (H,) int fault class (0 = none) of the last executed interval."""
         self._truth = fn
+
+    def attach_root_cause(self, fn: Callable[[], np.ndarray]) -> None:
+        """`fn()` returns the (H, D) bool metrics the faults drove in the last executed
+        interval; without it the diagnosis is each class's signature (every metric it can
+        drive, `pregan.simulation.faults.root_cause_table`)."""
+        self._root_cause = fn
 
     def attach_true_faults(self, fn: Callable[[], FaultEstimate]) -> None:
         """`fn()` returns the schedule's faults of the interval about to run."""
@@ -92,7 +100,11 @@ class OraclePolicy:
             placement=proposal,
             host_scores=seen.astype(np.float32),
             host_flags=seen,
-            dim_scores=ROOT_CAUSE_MASK[classes].astype(np.float32),
+            dim_scores=(
+                np.asarray(self._root_cause(), dtype=np.float32)
+                if self._root_cause is not None
+                else root_cause_table(obs.spec.metrics)[classes].astype(np.float32)
+            ),
             fault_class=classes,
         )
         if self._true_faults is None or self._cosim is None:
