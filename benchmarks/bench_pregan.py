@@ -81,8 +81,9 @@ def bench(n_hosts: int, repeats: int) -> None:
         sim.step(sched.place(obs))
     obs = sim.observe()
     proposal = sched.place(obs)
-    clf = FaultClassifierModule(n_hosts, 4, window=3)
-    clf.set_data_stats(np.zeros(4), np.ones(4), 0.1)
+    n_metrics = len(sim.spec.metrics)
+    clf = FaultClassifierModule(n_hosts, n_metrics, window=3)
+    clf.set_data_stats(np.zeros(n_metrics), np.ones(n_metrics), 0.1)
     flagger = HalfFlagged(ClassifierFlagger(clf))
     migrator = OmegaConf.load(CONF / "migrator" / "gan.yaml")
     gan = GanMigratorModule(

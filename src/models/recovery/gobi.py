@@ -357,10 +357,9 @@ class GOBIScheduler:
         first = objective(hard0)[0]
         # Containers of equal demand on equally loaded hosts get equal gradients, and a
         # per-host surrogate has no per-slot term to tell them apart: a fixed jitter of the
-        # start logits and of each row's step size lets them settle on different hosts.
+        # start logits lets them settle on different hosts.
         jitter = np.random.default_rng(0)
         x = 3.0 * hard0 + jitter.normal(0.0, 0.3, hard0.shape)  # (C, K) logits
-        row_lr = jitter.uniform(0.5, 1.0, (hard0.shape[0], 1))  # (C, 1)
         # AdamW (betas 0.9/0.999, weight decay 0.01, as torch's defaults) with a cosine
         # learning rate, in NumPy with the surrogate's hand-derived gradient: on a (C, K)
         # tensor and a small MLP, torch's per-operation overhead would dominate the cost.
@@ -378,7 +377,7 @@ class GOBIScheduler:
             m = b1 * m + (1 - b1) * grad
             v = b2 * v + (1 - b2) * grad * grad
             step = m / (np.sqrt(v / (1 - b2 ** (it + 1))) + eps)
-            x -= row_lr * lr / (1 - b1 ** (it + 1)) * step
+            x -= lr / (1 - b1 ** (it + 1)) * step
             now = (x + down).argmax(axis=1)  # (C,)
             unchanged = unchanged + 1 if choice is not None and np.array_equal(now, choice) else 0
             choice = now
