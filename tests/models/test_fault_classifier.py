@@ -428,6 +428,9 @@ def test_method_fit_uses_the_classifier_trainer_block(tmp_path):
                 "model.classifier.trainer.max_epochs=3",
                 "model.classifier.trainer.batch_size=4",
                 "callbacks.early_stopping.patience=10",
+                # checkpoint every epoch, so last.ckpt is the final epoch whether or not
+                # val/f1 improved on it (save_last copies only saved checkpoints)
+                "callbacks.model_checkpoint.monitor=null",
             ],
         )
     for split, seeds in (("train", [0, 1]), ("val", [100])):
