@@ -2,13 +2,14 @@
 
     python benchmarks/bench_pregan.py [--repeats 50]
 
+Planner: the same flags, its candidate set co-simulated in one call (config budget/horizon).
 Decision time = classifier (FPE, untrained weights: the cost does not depend on them) +
 generator + decoding + discriminator, no training, in the worst case: half the hosts are
 flagged and the generator sends every container of a flagged host away, so each decision
 decodes and spreads the most leavers and the discriminator always judges. Co-simulation: candidate-intervals per second of one batched cosimulate call.
 GOBI: ms per placement with an untrained surrogate (the loop runs to its patience).
-Targets (issue 5): <= 2 ms per PreGAN decision and >= 1000 candidate-intervals/s at 16 hosts,
-<= 20 ms per GOBI placement.
+Targets (issue 14), on 1 thread: PreGAN <= 1 ms per decision at 16 hosts and <= 10 ms at 200;
+GOBI <= 20 ms per placement at 200 hosts and <= 100 ms at 1000.
 """
 
 from __future__ import annotations
@@ -20,11 +21,16 @@ from pathlib import Path
 import numpy as np
 import torch
 from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+from threadpoolctl import threadpool_limits
 
+from pregan.models.recovery.classifier_flagging import ClassifierFlagger
+from pregan.models.recovery.decoding import decision_point
 from pregan.models.recovery.fault_classifier import FaultClassifierModule
-from pregan.models.recovery.gan_migrator import GanMigratorModule, decision_point
+from pregan.models.recovery.gan_migrator import GanMigratorModule
 from pregan.models.recovery.gobi import GOBIScheduler, GobiSurrogateModule
-from pregan.models.recovery.pregan import ClassifierFlagger, PreGANPolicy
+from pregan.models.recovery.planner import PlannerPolicy, scoring_from
+from pregan.models.recovery.pregan import PreGANPolicy
 from pregan.simulation.least_full import LeastFullScheduler
 from pregan.simulation.simulator import Simulator
 
@@ -54,17 +60,15 @@ class HalfFlagged:
 
 @torch.no_grad()
 def _send_flagged_away(gan: GanMigratorModule) -> None:
-    """Set the generator so S' ranks a flagged container's own host last: hidden unit 0 fires
-    when the slot's host is flagged and is the candidate host, and the output is -10 x it."""
+    """Set the generator so every container of a flagged host leaves: hidden unit 0 copies
+    the slot's "host flagged" feature and the output is +10 x it."""
     net, e = gan.generator.net, gan.hparams.embed_dim
     for layer in (net[0], net[2], net[4]):
         layer.weight.zero_()
         layer.bias.zero_()
     net[0].weight[0, e + 2] = 1.0  # own host flagged
-    net[0].weight[0, -1] = 1.0  # candidate host is the current host
-    net[0].bias[0] = -1.0
     net[2].weight[0, 0] = 1.0
-    net[4].weight[0, 0] = -10.0
+    net[4].weight[0, 0] = 10.0
 
 
 def bench(n_hosts: int, repeats: int) -> None:
@@ -77,10 +81,18 @@ def bench(n_hosts: int, repeats: int) -> None:
         sim.step(sched.place(obs))
     obs = sim.observe()
     proposal = sched.place(obs)
-    clf = FaultClassifierModule(n_hosts, 4, window=3)
-    clf.set_data_stats(np.zeros(4), np.ones(4), 0.1)
+    n_metrics = len(sim.spec.metrics)
+    clf = FaultClassifierModule(n_hosts, n_metrics, window=3)
+    clf.set_data_stats(np.zeros(n_metrics), np.ones(n_metrics), 0.1)
     flagger = HalfFlagged(ClassifierFlagger(clf))
-    gan = GanMigratorModule(n_hosts, sim.spec.n_slots, flagger.embed_dim)
+    migrator = OmegaConf.load(CONF / "migrator" / "gan.yaml")
+    gan = GanMigratorModule(
+        n_hosts,
+        sim.spec.n_slots,
+        flagger.embed_dim,
+        n_metrics=len(sim.spec.metrics),
+        cosim=OmegaConf.to_container(migrator.cosim),
+    )
     _send_flagged_away(gan)
     policy = PreGANPolicy(flagger, gan, window=3, accept_threshold=0.0)  # always enact
     policy.reset(sim.spec)
@@ -93,6 +105,15 @@ def bench(n_hosts: int, repeats: int) -> None:
         f"H={n_hosts:4d}  PreGAN decision: {decide * 1e3:7.3f} ms/interval "
         f"(generator + decoding + discriminator alone: {gan_only * 1e3:.3f} ms; "
         f"{moves} migrations per decision)"
+    )
+    scoring, budget = scoring_from(migrator, "conf/migrator/gan.yaml")
+    planner = PlannerPolicy(flagger, window=3, scoring=scoring, budget=budget)
+    planner.reset(sim.spec)
+    planner.attach_cosimulator(sim.cosimulator)
+    plan_s = _timed(lambda: planner.decide(obs, proposal), max(3, repeats // 10))
+    print(
+        f"H={n_hosts:4d}  planner decision: {plan_s * 1e3:7.2f} ms/interval "
+        f"({len(planner.last_plan.candidates)} candidates, horizon {scoring.horizon})"
     )
 
     batch, horizon = 64, 3
@@ -120,6 +141,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    # NumPy's BLAS threads too (GOBI's and the decoding's arithmetic is NumPy): on a shared
+    # machine, OpenBLAS threads fighting for the cores made one GOBI gradient step 6x slower.
+    threadpool_limits(args.threads)
     for n in args.hosts:
         bench(n, args.repeats)
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from pregan.data.bitbrains import filtered_series, list_trace_files
+from pregan.simulation.bitbrains import filtered_series, list_trace_files
 from pregan.simulation.workload import (
     N_QUANTILES,
     default_offset,

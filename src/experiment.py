@@ -14,17 +14,28 @@ from typing import Any
 
 import hydra
 import numpy as np
+import optuna
 from omegaconf import DictConfig, OmegaConf
 
+from pregan.console import CountingPolicy, Progress, quiet_lightning, summary
 from pregan.data.generate import ensure_traces
 from pregan.evaluation.runner import EpisodeOutcome, run_recovery_episode, score_outcomes
-from pregan.io import write_json_atomic
+from pregan.io import write_json_atomic, write_text_atomic
 from pregan.models.interfaces import FitContext, Method
 from pregan.simulation.config import ConfigError
 from pregan.simulation.interfaces import QOS_COLUMNS
 from pregan.tracking import MlflowRun, flatten_params
 
 log = logging.getLogger(__name__)
+
+
+def is_pruned(exc: BaseException | None) -> bool:
+    """True if TrialPruned is anywhere in the chain (a method may wrap the callback's raise)."""
+    while exc is not None:
+        if isinstance(exc, optuna.TrialPruned):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def validate_config(cfg: DictConfig) -> None:
@@ -80,8 +91,34 @@ def _qos_timeseries(method: str, seed: int, outcomes: list[EpisodeOutcome]) -> l
     return lines
 
 
-def _run_split(cfg: DictConfig, seeds: Any, scheduler: Any, policy: Any) -> list[EpisodeOutcome]:
-    return [run_recovery_episode(cfg, int(seed), scheduler, policy) for seed in seeds]
+def _run_split(
+    cfg: DictConfig, split: str, seeds: Any, scheduler: Any, policy: Any
+) -> list[EpisodeOutcome]:
+    """Run the recovery episodes of `seeds`, showing progress per interval (long on big clusters)."""
+    seeds = [int(s) for s in seeds]
+    progress = Progress(len(seeds) * int(cfg.simulation.n_intervals), f"{split} episodes")
+    counted = CountingPolicy(policy, progress)
+    try:
+        return [run_recovery_episode(cfg, seed, scheduler, counted) for seed in seeds]
+    finally:
+        progress.close()
+
+
+# metrics.json status -> MLflow run status (MLflow calls a run stopped on purpose KILLED).
+MLFLOW_STATUS = {"FINISHED": "FINISHED", "FAILED": "FAILED", "PRUNED": "KILLED"}
+
+
+def _resume_hint(cfg: DictConfig, out_dir: Path) -> str:
+    """The command that resumes this run from its folder (checkpoints/*/last.ckpt)."""
+    if cfg.get("optuna") is not None and cfg.optuna.get("trial") is not None:
+        return "rerun the study's command (the study resumes; this trial is not retried)"
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        overrides = [o for o in HydraConfig.get().overrides.task if not o.startswith("hydra.")]
+    except ValueError:  # not under Hydra (tests, the Optuna driver's trials)
+        overrides = []
+    return " ".join(["python train.py", *overrides, f"hydra.run.dir={out_dir}"])
 
 
 def run_experiment(cfg: DictConfig) -> dict[str, float]:
@@ -89,6 +126,7 @@ def run_experiment(cfg: DictConfig) -> dict[str, float]:
     import lightning as L
     import torch
 
+    quiet_lightning()
     validate_config(cfg)
     torch.set_num_threads(int(cfg.get("threads", 1)))
     L.seed_everything(cfg.seed, workers=True)
@@ -107,6 +145,9 @@ def run_experiment(cfg: DictConfig) -> dict[str, float]:
     resolved = OmegaConf.to_yaml(cfg, resolve=True)
     (out_dir / "config_resolved.yaml").write_text(resolved)
     result: dict[str, Any] = {"method": method_name, "seed": int(cfg.seed), "status": "FAILED"}
+    test_episodes = bool(cfg.evaluation.get("test_episodes", True))
+    val_episodes = bool(cfg.evaluation.val_episodes)
+    log.info("run folder %s; if interrupted, resume with: %s", out_dir, _resume_hint(cfg, out_dir))
     try:
         run.log_params(flatten_params(OmegaConf.to_container(cfg, resolve=True)))
         run.log_artifact(out_dir / "config_resolved.yaml")
@@ -121,32 +162,63 @@ def run_experiment(cfg: DictConfig) -> dict[str, float]:
             loggers=[run.lightning_logger()],
             simulation_cfg=cfg,
             callbacks_cfg=cfg.get("callbacks"),
+            # Without episodes to run, only what the validation metrics need is trained
+            # (an Optuna trial on val/f1: PreGAN's classifier, not its GAN).
+            policy_needed=test_episodes or val_episodes,
         )
-        fit_metrics = method.fit(ctx)
-        scheduler = hydra.utils.instantiate(cfg.scheduler)
-        policy = method.policy()
-        metrics = dict(fit_metrics)
-        if cfg.evaluation.val_episodes:
-            val_outcomes = _run_split(cfg, cfg.data.val_seeds, scheduler, policy)
+        metrics = dict(method.fit(ctx))
+        if ctx.policy_needed:
+            scheduler = hydra.utils.instantiate(cfg.scheduler)
+            policy = method.policy()
+        if val_episodes:
+            val_outcomes = _run_split(cfg, "val", cfg.data.val_seeds, scheduler, policy)
             metrics.update({f"val/{k}": v for k, v in score_outcomes(val_outcomes).items()})
-        outcomes = _run_split(cfg, test_episode_seeds(cfg), scheduler, policy)
-        metrics.update({f"test/{k}": v for k, v in score_outcomes(outcomes).items()})
+        if test_episodes:
+            outcomes = _run_split(cfg, "test", test_episode_seeds(cfg), scheduler, policy)
+            metrics.update({f"test/{k}": v for k, v in score_outcomes(outcomes).items()})
+            series = out_dir / "qos_timeseries.csv"
+            write_text_atomic(
+                series, "\n".join(_qos_timeseries(method_name, int(cfg.seed), outcomes)) + "\n"
+            )
+            run.log_artifact(series)
         run.log_metrics({k: v for k, v in metrics.items() if np.isfinite(v)})
-        series = out_dir / "qos_timeseries.csv"
-        series.write_text("\n".join(_qos_timeseries(method_name, int(cfg.seed), outcomes)) + "\n")
-        run.log_artifact(series)
         for folder, path in method.artifacts().items():
             run.log_artifact(path, folder)
         result.update(status="FINISHED", error=None, metrics=metrics)
         return metrics
-    except Exception as exc:
-        result.update(error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
+    except BaseException as exc:  # Ctrl-C and kills too: the run folder says what happened
+        if is_pruned(exc):  # Optuna stopped it on purpose: no failure, no traceback
+            result.update(status="PRUNED", error=None, pruned=str(exc))
+        elif isinstance(exc, KeyboardInterrupt | SystemExit):  # Lightning turns Ctrl-C into exit(1)
+            result.update(error=f"interrupted ({type(exc).__name__})")
+        else:
+            result.update(error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
         raise
     finally:
         write_json_atomic(out_dir / "metrics.json", result)
         run.log_artifact(out_dir / "metrics.json")
-        run.end(result["status"])
+        run.end(MLFLOW_STATUS[result["status"]])
         log.info("run %s seed %s: %s -> %s", method_name, cfg.seed, result["status"], out_dir)
+        if result["status"] == "FINISHED":
+            log.info("\n%s", _summary(cfg, result["metrics"], run, out_dir))
+        elif result["status"] == "FAILED":
+            log.info("to resume from the last finished epoch: %s", _resume_hint(cfg, out_dir))
+
+
+def _summary(cfg: DictConfig, metrics: dict[str, float], run: MlflowRun, out_dir: Path) -> str:
+    """The closing table: headline metrics, then where everything went."""
+    checkpoints = out_dir / "checkpoints"
+    series = out_dir / "qos_timeseries.csv"
+    return summary(
+        f"{cfg.model.name} seed {cfg.seed}: FINISHED",
+        metrics,
+        {
+            "metrics": out_dir / "metrics.json",
+            "QoS per interval": series if series.is_file() else None,
+            "checkpoints": checkpoints if checkpoints.is_dir() else None,
+            "MLflow run": f"{run.run_id} ({run.tracking_uri})",
+        },
+    )
 
 
 def optimized_value(cfg: DictConfig, metrics: dict[str, float]) -> float | None:

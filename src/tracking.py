@@ -31,6 +31,22 @@ def flatten_params(tree: Any, prefix: str = "") -> dict[str, str]:
     return flat
 
 
+def _open_run_logger(**kwargs: Any) -> Any:
+    """An MLFlowLogger that leaves the run open when a Trainer finishes.
+
+    Lightning's logger marks the run FINISHED at the end of every `Trainer.fit`, so a run read
+    FINISHED while its GAN was still training or its test episodes running. A run of ours
+    holds several fits and the episodes after them: `MlflowRun.end` alone closes it.
+    """
+    from lightning.pytorch.loggers import MLFlowLogger
+
+    class OpenRunLogger(MLFlowLogger):
+        def finalize(self, status: str = "success") -> None:
+            """Keep the run RUNNING; MlflowRun.end sets FINISHED, FAILED or KILLED."""
+
+    return OpenRunLogger(**kwargs)
+
+
 class MlflowRun:
     """One MLflow run, created eagerly so a broken store fails before any training."""
 
@@ -42,11 +58,9 @@ class MlflowRun:
         tags: dict[str, str],
         artifact_location: str | None = None,
     ):
-        from lightning.pytorch.loggers import MLFlowLogger
-
         self.tracking_uri = tracking_uri
         try:
-            self._logger = MLFlowLogger(
+            self._logger = _open_run_logger(
                 experiment_name=experiment_name,
                 run_name=run_name,
                 tracking_uri=tracking_uri,
@@ -87,9 +101,17 @@ class MlflowRun:
             self.client.log_metric(self.run_id, key, float(value), step=step or 0)
 
     def log_artifact(self, path: Path, folder: str | None = None) -> None:
-        if Path(path).exists():
+        """Log a file, or a folder's contents, under `folder` (not `folder/<its name>`)."""
+        path = Path(path)
+        if path.is_dir():
+            self.client.log_artifacts(self.run_id, str(path), folder)
+        elif path.exists():
             self.client.log_artifact(self.run_id, str(path), folder)
 
+    def status(self) -> str:
+        """The run's status in the store (RUNNING until `end`)."""
+        return str(self.client.get_run(self.run_id).info.status)
+
     def end(self, status: str) -> None:
-        """Mark the run FINISHED or FAILED (Lightning's fit already closed it once)."""
+        """Close the run: FINISHED, FAILED, or KILLED (MLflow's name for a pruned trial)."""
         self.client.set_terminated(self.run_id, status)

@@ -33,9 +33,6 @@ LAYERS = ("simulation", "data", "models", "evaluation")  # bottom to top
 # failure (XPASS(strict)) the moment the fix lands: then delete the marker.
 REMOVE = "remove this xfail marker from tests/test_import_layers.py once the fix is merged"
 KNOWN = {
-    "no-cycle": f"data / evaluation / simulation, closed by simulation -> data (branch sim); {REMOVE}",
-    "layer:simulation": f"simulation.simulator imports data.episodes and data.labels, simulation.workload imports data.bitbrains (branch sim); {REMOVE}",
-    "layer:data": f"data.smd imports evaluation.metrics (branch real); {REMOVE}",
     "methods-independent": f"models.recovery.evacuate imports models.recovery.pregan (branch recovery); {REMOVE}",
 }
 

@@ -41,6 +41,36 @@ class LabelledSeries:
     labels_derived: bool = False  # True when labels come from a rule on the data, not ground truth
 
 
+def label_runs(labels: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
+    """Contiguous runs of positive labels as `(R, 2)` [start, end) rows; runs end at group changes.
+
+    Lives with `LabelledSeries` because loaders (root causes by run overlap) and metrics
+    (point adjustment, event-wise scores) both need it, and data must not import evaluation.
+    `groups` (N,) keeps runs from joining across hosts or episodes laid end to end.
+    """
+    lab = np.asarray(labels)
+    if lab.dtype != bool:
+        if not np.issubdtype(lab.dtype, np.number) or not np.isin(lab, (0, 1)).all():
+            raise ValueError(f"labels: expected booleans or 0/1, got dtype {lab.dtype}")
+        lab = lab.astype(bool)
+    if lab.ndim != 1:
+        raise ValueError(f"labels: expected shape (N,), got {lab.shape}")
+    n = lab.shape[0]
+    starts = lab.copy()
+    starts[1:] &= ~lab[:-1]
+    ends = lab.copy()
+    ends[:-1] &= ~lab[1:]
+    if groups is not None:
+        g = np.asarray(groups)
+        if g.shape != lab.shape:
+            raise ValueError(f"groups: shape {g.shape} != labels shape {lab.shape}")
+        boundary = np.zeros(n, dtype=bool)
+        boundary[1:] = g[1:] != g[:-1]  # first point of a new group
+        starts |= lab & boundary
+        ends[:-1] |= lab[:-1] & boundary[1:]
+    return np.stack([np.flatnonzero(starts), np.flatnonzero(ends) + 1], axis=1)  # (R, 2)
+
+
 def _read_table(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise TraceFormatError(f"{path}: file not found")

@@ -23,8 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pregan.data.generic import LabelledSeries, TraceFormatError
-from pregan.evaluation.metrics import label_runs
+from pregan.data.generic import LabelledSeries, TraceFormatError, label_runs
 
 LAYOUT = (
     "expected <root>/train/<machine>.txt, <root>/test/<machine>.txt, "

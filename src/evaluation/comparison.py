@@ -39,6 +39,7 @@ METRIC_GROUPS: dict[str, dict[str, str]] = {
         "test/mean_response_s": "lower",
         "test/sla_violation_rate": "lower",
         "test/overdue_unfinished": "lower",
+        "test/late_completion_rate": "lower",
         "test/migrations": "lower",
         "test/mean_migration_s": "lower",
         "test/mean_wait_intervals": "lower",

@@ -89,6 +89,10 @@ def run_recovery_episode(
     # state under the fault estimate the policy passes, never the simulator's schedule.
     if (attach_truth := getattr(policy, "attach_ground_truth", None)) is not None:
         attach_truth(sim.fault_class_now)
+        if (attach_faults := getattr(policy, "attach_true_faults", None)) is not None:
+            attach_faults(sim.true_faults)  # the oracle's planner co-simulates the true faults
+    if (attach_root_cause := getattr(policy, "attach_root_cause", None)) is not None:
+        attach_root_cause(sim.fault_truth_now)
     if (attach_cosim := getattr(policy, "attach_cosimulator", None)) is not None:
         attach_cosim(sim.cosimulator)
     qos_rows, times = [], []

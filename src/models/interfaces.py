@@ -52,6 +52,7 @@ class FitContext:
     loggers: list[Any]  # Lightning loggers (MLflow) to pass to every Trainer
     simulation_cfg: Any  # DictConfig used to build simulators (co-simulation, online phases)
     callbacks_cfg: Any = None  # DictConfig of Trainer callbacks (checkpoint, early stopping)
+    policy_needed: bool = True  # False: no episodes follow; fit only what val metrics need
 
 
 @runtime_checkable

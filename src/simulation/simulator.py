@@ -215,6 +215,12 @@ class Simulator:
             return np.zeros(self.spec.n_hosts, dtype=np.int64)
         return self._faults.kind[self.t - 1].astype(np.int64)
 
+    def fault_truth_now(self) -> np.ndarray:
+        """(H, D) bool metrics the faults drove in the last executed interval (the oracle's)."""
+        if self.t == 0:
+            return np.zeros((self.spec.n_hosts, len(self.spec.metrics)), dtype=bool)
+        return self._truth[self.t - 1].copy()
+
     def fork(self) -> Simulator:
         """An independent copy; shares only the read-only bank, arrivals and fault schedule."""
         child = copy.copy(self)

@@ -231,7 +231,7 @@ def build_workload(cfg: Any, seed: int) -> WorkloadBank:
 
     kind=synthetic: n_traces, length, params (per series and cpu_max_mips_quantiles).
     kind=bitbrains: root, length, cpu_min_mips, cpu_max_mips, windows (see
-    `pregan.data.bitbrains.load_bitbrains`); deterministic, the seed is unused.
+    `pregan.simulation.bitbrains.load_bitbrains`); deterministic, the seed is unused.
     """
     c = _plain(cfg)
     kind = c.get("kind")
@@ -252,7 +252,7 @@ def build_workload(cfg: Any, seed: int) -> WorkloadBank:
             series, cap, int(_field(c, "n_traces")), int(_field(c, "length")), rng
         )
     if kind == "bitbrains":
-        from pregan.data.bitbrains import load_bitbrains
+        from pregan.simulation.bitbrains import load_bitbrains
 
         return load_bitbrains(
             root=_field(c, "root"),

@@ -34,6 +34,7 @@ from optuna.distributions import (
 )
 from optuna.trial import TrialState
 
+from pregan.experiment import is_pruned
 from pregan.tracking import flatten_params
 from pregan.tuning.best import format_best, log_best_to_mlflow, write_best_config
 from pregan.tuning.space import SearchSpace, override_value, parse_search_space
@@ -86,15 +87,6 @@ class FailureGuard:
             self.last_error = str(trial.user_attrs.get("error", "see the log above"))
         if self.tripped:
             study.stop()
-
-
-def _is_pruned(exc: BaseException | None) -> bool:
-    """True if TrialPruned is anywhere in the chain (a method may wrap the callback's raise)."""
-    while exc is not None:
-        if isinstance(exc, optuna.TrialPruned):
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False
 
 
 def validate_search(cfg: DictConfig, space: SearchSpace) -> str:
@@ -186,7 +178,7 @@ def run_search(
                 compose(_trial_overrides(cfg, base_overrides, space, sampled, trial.number, out))
             )
         except Exception as exc:
-            if _is_pruned(exc):
+            if is_pruned(exc):
                 raise optuna.TrialPruned(str(exc)) from exc
             trial.set_user_attr("error", f"{type(exc).__name__}: {exc}"[:1000])
             raise

@@ -6,7 +6,6 @@ import pytest
 from hydra import compose, initialize_config_dir
 from hydra.errors import MissingConfigException
 from hydra.utils import instantiate
-from omegaconf import OmegaConf
 
 from pregan.models.interfaces import Method
 from pregan.simulation.interfaces import RecoveryPolicy
@@ -17,8 +16,9 @@ BASELINES = ("pcft", "dftm", "eclb", "cmodlb", "none", "oracle")
 
 @pytest.mark.parametrize("name", BASELINES)
 def test_model_config_instantiates_a_method(name):
-    cfg = OmegaConf.load(CONF / "model" / f"{name}.yaml")
-    method = instantiate(cfg)
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("train", overrides=[f"model={name}"]).model  # with its defaults list
+    method = instantiate(cfg, _recursive_=False)
     assert isinstance(method, Method)
     assert method.name == cfg.name == name
     if name != "cmodlb":  # cmodlb's policy exists only after fit

@@ -1,13 +1,7 @@
 import numpy as np
 
-from pregan.models.recovery.baselines.migration import (
-    CapacityState,
-    containers_on,
-    first_fit,
-    least_loaded,
-    mmt_containers,
-    relocate,
-)
+from pregan.models.recovery.baselines.migration import containers_on, mmt_containers, move_off
+from pregan.simulation.placement import Capacity, first_fit, least_loaded
 
 
 def test_mmt_picks_smallest_ram_per_host_in_host_order():
@@ -31,8 +25,8 @@ def test_free_capacity_follows_the_proposal(obs_factory):
         [[0.5, 0.1, 0.1]], np.array([0, 0, 1]), np.array([1000.0, 500.0, 400.0]), np.full(3, 100.0)
     )
     # the proposal moves container 1 from host 0 to host 2
-    state = CapacityState.under_proposal(obs, np.array([0, 2, 1]))
-    np.testing.assert_allclose(state.free_mips, [3000.0, 3600.0, 3500.0])
+    state = Capacity.under_proposal(obs, np.array([0, 2, 1]))
+    np.testing.assert_allclose(state.free[:, 0], [3000.0, 3600.0, 3500.0])
     np.testing.assert_allclose(state.load, [0.5 - 0.125, 0.1, 0.1 + 0.125])
 
 
@@ -47,7 +41,7 @@ def test_relocate_respects_capacity_and_updates_it_within_a_decision(obs_factory
     )
     excluded = np.array([True, False, False, False])
     for rule in (least_loaded, first_fit):
-        new = relocate(obs, placement, np.array([0, 1]), excluded, rule)
+        new = move_off(obs, placement, np.array([0, 1]), excluded, rule)
         np.testing.assert_array_equal(new, [1, 0, 1, 2])
     np.testing.assert_array_equal(placement, [0, 0, 1, 2])  # proposal untouched
 
@@ -64,5 +58,5 @@ def test_new_container_counts_against_free_capacity(obs_factory):
         needs_placement=needs,
     )
     proposal = np.array([0, 1, 1])
-    new = relocate(obs, proposal, np.array([0]), np.array([True, False, False]), least_loaded)
+    new = move_off(obs, proposal, np.array([0]), np.array([True, False, False]), least_loaded)
     assert new[0] == 2  # host 1 is least loaded by history, but full under the proposal

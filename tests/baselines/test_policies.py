@@ -1,7 +1,10 @@
 """Each heuristic policy, on hand-built observations: it reacts, and only where it should."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+from omegaconf import OmegaConf
 
 from pregan.models.interfaces import Method
 from pregan.models.recovery.baselines.dftm import DFTMMethod
@@ -13,8 +16,10 @@ from pregan.models.recovery.baselines.oracle import (
     OracleMethod,
 )
 from pregan.models.recovery.baselines.pcft import PCFTMethod
+from pregan.models.recovery.planner import CosimulatorMissingError
 from pregan.simulation.interfaces import RecoveryDecision, RecoveryPolicy
 
+CONF = Path(__file__).resolve().parents[2] / "conf"
 PROPOSAL_OVERLOAD = np.array([0, 0, 0, 1, 2, 3, -1, -1])
 
 
@@ -132,40 +137,13 @@ def test_none_never_overrides(overload_obs):
         assert decision.dim_scores is None and decision.fault_class is None
 
 
-def test_oracle_moves_everything_off_faulty_hosts(overload_obs, obs_factory):
-    needs = np.zeros(8, dtype=bool)
-    needs[6] = True  # a new container
-    mips = np.array([1200.0, 1000.0, 1100.0, 800.0, 900.0, 1000.0, 700.0, 0.0])
-    ram = np.array([900.0, 300.0, 600.0, 500.0, 500.0, 500.0, 400.0, 0.0])
-    obs = obs_factory(
-        overload_obs.host_metrics[:, :, 0], PROPOSAL_OVERLOAD, mips, ram, needs_placement=needs
-    )
-    policy = OracleMethod().policy()
+def test_oracle_needs_truth_of_the_right_shape_and_a_cosimulator(overload_obs):
+    policy = OracleMethod(migrator=OmegaConf.load(CONF / "migrator" / "gan.yaml")).policy()
     with pytest.raises(GroundTruthMissingError, match="attach_ground_truth"):
-        policy.decide(obs, PROPOSAL_OVERLOAD.copy())
-    truth = np.array([0, 2, 0, 0])  # host 1: memory leak
-    policy.attach_ground_truth(lambda: truth)
-    proposal = PROPOSAL_OVERLOAD.copy()
-    proposal[6] = 1  # the scheduler would put the new container on the faulty host
-    decision = policy.decide(obs, proposal)
-    assert not np.any(decision.placement[[3, 6]] == 1)
-    np.testing.assert_array_equal(decision.placement[[0, 1, 2, 4, 5]], proposal[[0, 1, 2, 4, 5]])
-    np.testing.assert_array_equal(decision.host_flags, truth > 0)
-    np.testing.assert_array_equal(decision.fault_class, truth)
-    # A leak's root-cause set (pregan.simulation.faults.FAULT_SIGNATURE): RAM, and disk once
-    # it swaps; never CPU or network.
-    np.testing.assert_array_equal(decision.dim_scores[1], [0, 1, 1, 0])
+        policy.decide(overload_obs, PROPOSAL_OVERLOAD.copy())
     policy.attach_ground_truth(lambda: np.zeros(3, dtype=int))
     with pytest.raises(GroundTruthShapeError, match=r"\(4,\)"):
-        policy.decide(obs, proposal)
-
-
-def test_oracle_at_onset_only_after_truth_shows_it(overload_obs):
-    truth = np.zeros(4, dtype=int)
-    policy = OracleMethod().policy()
-    policy.attach_ground_truth(lambda: truth)
-    before = policy.decide(overload_obs, PROPOSAL_OVERLOAD.copy())
-    np.testing.assert_array_equal(before.placement, PROPOSAL_OVERLOAD)
-    truth[0] = 1
-    after = policy.decide(overload_obs, PROPOSAL_OVERLOAD.copy())
-    assert not np.any(after.placement[:3] == 0)
+        policy.decide(overload_obs, PROPOSAL_OVERLOAD.copy())
+    policy.attach_ground_truth(lambda: np.array([0, 2, 0, 0]))
+    with pytest.raises(CosimulatorMissingError, match="attach_cosimulator"):
+        policy.decide(overload_obs, PROPOSAL_OVERLOAD.copy())

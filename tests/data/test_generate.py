@@ -20,7 +20,9 @@ def test_generate_writes_splits_manifests_and_summary(tiny_cfg) -> None:
         seeds = list(tiny_cfg.data[f"{split}_seeds"])
         records = load_split(root / split)
         assert [r.seed for r in records] == seeds
-        assert records[0].host_metrics.shape == (6, 4, 4)
+        n_metrics = len(tiny_cfg.simulation.metrics)  # the episodes carry the configured metrics
+        assert records[0].host_metrics.shape == (6, 4, n_metrics)
+        assert records[0].metrics == tuple(tiny_cfg.simulation.metrics)
         assert read_manifest(root / split)["config"]["simulation"]["n_hosts"] == 4
     on_disk = json.loads((root / "summary.json").read_text())
     assert on_disk == json.loads(json.dumps(summary))

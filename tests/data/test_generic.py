@@ -78,3 +78,19 @@ def test_unknown_suffix(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("x")
     with pytest.raises(TraceFormatError, match="expected a .csv or .parquet"):
         read_generic(tmp_path / "a.txt", tmp_path / "a.txt")
+
+
+def test_label_runs_lives_in_data_and_data_does_not_import_evaluation() -> None:
+    """Imports point one way: loaders get `label_runs` from data, never from evaluation."""
+    import subprocess
+    import sys
+
+    from pregan.data.generic import label_runs
+
+    np.testing.assert_array_equal(label_runs(np.array([0, 1, 1, 0, 1])), [[1, 3], [4, 5]])
+    code = (
+        "import sys, pregan.data.smd, pregan.data.synthetic_anomalies; "
+        "bad = [m for m in sys.modules if m.startswith('pregan.evaluation')]; "
+        "assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

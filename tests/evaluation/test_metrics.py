@@ -9,20 +9,28 @@ import pytest
 
 from pregan.evaluation.metrics import (
     MetricInputError,
+    affiliation,
     all_detection_metrics,
     best_threshold_f1,
+    bootstrap_ci,
     classification_accuracy,
     detection_metrics,
     diagnosis_metrics,
+    event_diagnosis,
     finite_mean,
     flatten_host_grid,
     hit_rate_at,
     label_runs,
     ndcg_at,
+    pa_k_auc,
+    pa_k_curve,
     point_adjust,
     point_adjusted_f1,
+    range_auc,
     rank_dimensions,
     roc_auc,
+    soft_labels,
+    vus,
 )
 
 
@@ -177,3 +185,132 @@ def test_flatten_host_grids_keeps_episodes_and_hosts_apart() -> None:
     assert flat.tolist() == [0, 0, 0, 1, 1, 0, 0, 0]
     assert groups.tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
     assert len(M.label_runs(flat, groups)) == 2
+
+
+# --- range-aware metrics, each on a case computed by hand --------------------------------------
+
+
+def test_soft_labels_buffer_by_hand() -> None:
+    lab = np.zeros(10, dtype=bool)
+    lab[4:6] = True
+    # buffer 4, half 2: rows 2, 3 before (distance 2, 1), row 6 after the last row 5 (distance 1)
+    expected = [0, 0, np.sqrt(0.5), np.sqrt(0.75), 1, 1, np.sqrt(0.75), 0, 0, 0]
+    np.testing.assert_allclose(soft_labels(lab, 4), expected)
+    np.testing.assert_array_equal(soft_labels(lab, 1), lab.astype(float))  # half 0: no buffer
+
+
+def test_range_auc_buffer_0_is_plain_roc_and_pr_by_hand() -> None:
+    lab = np.array([0, 1, 1, 0], dtype=bool)
+    sc = np.array([0.1, 0.9, 0.3, 0.5])
+    # ranks: rows 1, 3, 2, 0. (FPR, TPR): (0, .5), (.5, .5), (.5, 1), (1, 1); precision
+    # 1, 1/2, 2/3, 1/2 -> ROC 0.75 (3 of 4 pairs ordered), PR .5 x 1 + .5 x 2/3
+    roc, pr = range_auc(lab, sc, buffer=0, n_thresholds=4)
+    assert roc == pytest.approx(0.75)
+    assert pr == pytest.approx(0.5 + 0.5 * 2 / 3)
+
+
+def test_vus_averages_the_buffer_sweep_by_hand() -> None:
+    lab = np.array([0, 1, 1, 0], dtype=bool)
+    sc = np.array([0.1, 0.9, 0.3, 0.5])
+    # buffer 2 (half 1): w = [sqrt(.5), 1, 1, 0], P' = (2 + 2 + sqrt(.5)) / 2, N - P' = 4 - P'
+    w0 = np.sqrt(0.5)
+    p_new = (4 + w0) / 2
+    neg = 4 - p_new
+    # k = 1, 2, 3, 4 rows flagged (rows 1, 3, 2, 0): TP = 1, 1, 2, 2 + w0; recall capped at 1
+    tpr = [1 / p_new, 1 / p_new, 2 / p_new, 1.0]
+    fpr = [0.0, 1 / neg, 1 / neg, (4 - (2 + w0)) / neg]
+    prec = [1.0, 0.5, 2 / 3, (2 + w0) / 4]
+    xs, ys = [0.0, *fpr, 1.0], [0.0, *tpr, 1.0]
+    roc2 = sum((xs[i + 1] - xs[i]) * (ys[i + 1] + ys[i]) / 2 for i in range(5))
+    steps = [0.0, *tpr]
+    pr2 = sum((steps[i + 1] - steps[i]) * prec[i] for i in range(4))
+    assert range_auc(lab, sc, 2, 4) == pytest.approx((roc2, pr2))
+    assert roc2 == pytest.approx(0.63734, abs=1e-4) and pr2 == pytest.approx(0.80982, abs=1e-4)
+    # buffers 0 and 1 both give (0.75, 0.8333); the volume is the mean of the three
+    out = vus(lab, sc, max_buffer=2, n_thresholds=4)
+    assert out["vus_roc"] == pytest.approx((0.75 + 0.75 + roc2) / 3)
+    assert out["vus_pr"] == pytest.approx((2 * (0.5 + 1 / 3) + pr2) / 3)
+
+
+def test_vus_perfect_score_random_score_and_undefined() -> None:
+    lab = np.zeros(2000, dtype=bool)
+    lab[500:560] = lab[1500:1520] = True
+    perfect = vus(lab, lab.astype(float), max_buffer=0)
+    assert perfect == {"vus_roc": pytest.approx(1.0), "vus_pr": pytest.approx(1.0)}
+    noise = vus(lab, np.random.default_rng(0).random(2000), max_buffer=0)
+    assert noise["vus_pr"] < 0.15 and 0.35 < noise["vus_roc"] < 0.65  # labelled share is 4 %
+    assert vus(np.zeros(5, dtype=bool), np.arange(5.0)) == {"vus_roc": None, "vus_pr": None}
+
+
+def test_affiliation_single_event_by_hand() -> None:
+    lab = np.zeros(20, dtype=bool)
+    lab[5:8] = True
+    assert affiliation(lab, lab) == {
+        "affiliation_precision": 1.0,
+        "affiliation_recall": 1.0,
+        "affiliation_f1": 1.0,
+    }
+    flags = np.zeros(20, dtype=bool)
+    flags[9] = True
+    # zone = all 20 rows. Precision: row 9 is 2 rows from the event; 5 rows (4..8) are nearer
+    # -> 1 - 5/20. Recall: rows 5, 6, 7 are 4, 3, 2 from the flag; 7, 5, 3 zone rows nearer.
+    out = affiliation(lab, flags)
+    assert out["affiliation_precision"] == pytest.approx(0.75)
+    assert out["affiliation_recall"] == pytest.approx(np.mean([13 / 20, 15 / 20, 17 / 20]))
+    assert out["affiliation_f1"] == pytest.approx(0.75)
+
+
+def test_affiliation_zones_split_at_the_midpoint_by_hand() -> None:
+    lab = np.zeros(10, dtype=bool)
+    lab[1] = lab[7] = True  # zones [0, 5) (row 4 ties, goes to the earlier) and [5, 10)
+    flags = np.zeros(10, dtype=bool)
+    flags[2] = True
+    out = affiliation(lab, flags)
+    # zone 0: the flag is 1 row away, 1 of 5 rows is nearer -> precision .8, recall .8;
+    # zone 1 has no flag: recall 0, no precision term.
+    assert out["affiliation_precision"] == pytest.approx(0.8)
+    assert out["affiliation_recall"] == pytest.approx(0.4)
+    assert out["affiliation_f1"] == pytest.approx(2 * 0.8 * 0.4 / 1.2)
+    none = affiliation(lab, np.zeros(10, dtype=bool))
+    assert none["affiliation_precision"] is None and none["affiliation_recall"] == 0.0
+
+
+def test_pa_k_curve_and_area_by_hand() -> None:
+    lab = np.zeros(20, dtype=bool)
+    lab[0:10] = True
+    flags = np.zeros(20, dtype=bool)
+    flags[[0, 1, 2, 15]] = True  # 30 % of the run, one false alarm
+    curve = pa_k_curve(lab, flags)
+    adjusted, pointwise = 20 / 21, 6 / 14  # 2TP / (2TP + FP + FN): 10/1/0 and 3/1/7
+    for k in (0, 10, 20):
+        assert curve[k] == pytest.approx(adjusted)
+    for k in range(30, 101, 10):
+        assert curve[k] == pytest.approx(pointwise)  # 30 % is not more than 30 %
+    assert curve[0] == pytest.approx(point_adjusted_f1(lab, flags))
+    assert curve[100] == pytest.approx(detection_metrics(lab, flags)["f1"])
+    area = (2 * adjusted + (adjusted + pointwise) / 2 + 7 * pointwise) * 10 / 100
+    assert pa_k_auc(curve) == pytest.approx(area)
+    with pytest.raises(MetricInputError, match="K from 0 to 100"):
+        pa_k_auc({0: 1.0, 50: 0.5})
+
+
+def test_event_diagnosis_counts_each_segment_once_by_hand() -> None:
+    lab = np.array([1, 1, 1, 0, 1], dtype=bool)
+    truth = np.zeros((5, 3), dtype=bool)
+    truth[0:3, 1] = True
+    truth[4, 2] = True
+    sc = np.array([[0, 1, 0], [0, 1, 0], [5, 0, 0], [0, 0, 0], [0, 0, 1]], dtype=float)
+    # run A's mean scores [5/3, 2/3, 0] rank dim 0 first: a miss; run B ranks dim 2 first: a hit
+    out = event_diagnosis(sc, truth, lab, percents=(100,))
+    assert out["hitrate_event@100"] == pytest.approx(0.5)
+    assert out["ndcg_event@100"] == pytest.approx(0.5)
+    # per timestamp the long run counts three times: rows 0, 1 and 4 hit, row 2 misses
+    assert hit_rate_at(sc, truth, 100) == pytest.approx(0.75)
+
+
+def test_bootstrap_ci_is_seeded_and_brackets_the_mean() -> None:
+    assert bootstrap_ci([0.3, 0.3, 0.3]) == pytest.approx((0.3, 0.3, 0.3))
+    mean, lo, hi = bootstrap_ci([0.1, 0.5, 0.9, None])
+    assert mean == pytest.approx(0.5) and 0.1 <= lo < 0.5 < hi <= 0.9
+    assert bootstrap_ci([0.1, 0.5, 0.9]) == bootstrap_ci([0.1, 0.5, 0.9])
+    assert bootstrap_ci([None]) == (None, None, None)

@@ -74,3 +74,29 @@ def test_peak_memory_covers_the_recovery_phase_only(tmp_path) -> None:
     lifetime = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     outcome = run_recovery_episode(cfg, 0, LeastFullScheduler(), NoneMethod().policy())
     assert 0 < outcome.peak_rss_mb < lifetime - 200
+
+
+def test_the_oracle_diagnoses_with_the_interval_truth() -> None:
+    """The runner hands the oracle the metrics each fault drove, so its per-host diagnosis
+    is exact (a leak drives RAM alone until the host swaps)."""
+    from pathlib import Path
+
+    from pregan.models.recovery.baselines.oracle import OracleMethod
+    from pregan.simulation.least_full import LeastFullScheduler
+
+    conf = Path(__file__).resolve().parents[2] / "conf"
+    cfg = OmegaConf.create(
+        {
+            "simulation": OmegaConf.load(conf / "simulation/default.yaml"),
+            "faults": OmegaConf.load(conf / "faults/default.yaml"),
+            "workload": OmegaConf.load(conf / "workload/synthetic.yaml"),
+        }
+    )
+    cfg.simulation.n_hosts, cfg.simulation.n_intervals = 4, 20
+    cfg.faults.random = False
+    cfg.faults.scripted = [
+        {"host": 1, "kind": "memory_leak", "onset": 2, "duration": 15, "intensity": 1.5}
+    ]
+    outcome = run_recovery_episode(cfg, 0, LeastFullScheduler(), OracleMethod().policy())
+    out = score_outcomes([outcome])
+    assert out["hitrate_100"] == 1.0 and out["grid_hitrate_100"] == 1.0

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from pregan.models.recovery.classifier_flagging import UtilisationFlagger
 from pregan.models.recovery.evacuate import EvacuateMethod, EvacuatePolicy
-from pregan.models.recovery.gan_migrator import UtilisationFlagger
 
 
 @pytest.fixture(scope="module")

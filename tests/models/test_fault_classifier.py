@@ -369,7 +369,7 @@ def test_policy_flagger_sees_the_training_windows_interval_for_interval(placed):
     from types import SimpleNamespace
 
     from pregan.data.windows import episode_windows
-    from pregan.models.recovery.pregan import ClassifierFlagger
+    from pregan.models.recovery.classifier_flagging import ClassifierFlagger
 
     model, _ = placed
     rng = np.random.default_rng(9)
@@ -410,7 +410,7 @@ def test_method_fit_uses_the_classifier_trainer_block(tmp_path):
     trainer.max_epochs) with its batch size, on simulated episodes with their placement."""
     from pregan.data.episodes import episode_name, save_episode, write_manifest
     from pregan.models.interfaces import FitContext
-    from pregan.models.recovery.pregan import fit_classifier
+    from pregan.models.recovery.classifier_flagging import fit_classifier
     from pregan.simulation.least_full import LeastFullScheduler
     from pregan.simulation.simulator import Simulator
 
@@ -428,6 +428,9 @@ def test_method_fit_uses_the_classifier_trainer_block(tmp_path):
                 "model.classifier.trainer.max_epochs=3",
                 "model.classifier.trainer.batch_size=4",
                 "callbacks.early_stopping.patience=10",
+                # checkpoint every epoch, so last.ckpt is the final epoch whether or not
+                # val/f1 improved on it (save_last copies only saved checkpoints)
+                "callbacks.model_checkpoint.monitor=null",
             ],
         )
     for split, seeds in (("train", [0, 1]), ("val", [100])):

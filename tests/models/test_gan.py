@@ -3,24 +3,30 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
+from omegaconf import OmegaConf
 
 from pregan.models.components.discriminator import Discriminator
-from pregan.models.components.generator import Generator, feasible_moves, placement_matrix
+from pregan.models.components.generator import Generator, one_hot, relaxed_placement
 from pregan.models.recovery.cosim_scoring import CosimConfigError, CosimScoring
-from pregan.models.recovery.gan_migrator import (
+from pregan.models.recovery.decoding import (
+    N_SLOT_FEATURES_BASE,
     DecisionPoint,
-    GanMigratorModule,
+    candidate_placements,
     decode,
-    leaving,
+    slot_features,
     spread,
-    structured_candidates,
 )
+from pregan.models.recovery.gan_migrator import GanMigratorModule
+from pregan.simulation.placement import Capacity
 
+CONF = Path(__file__).resolve().parents[2] / "conf"
+COSIM = OmegaConf.to_container(OmegaConf.load(CONF / "migrator" / "gan.yaml").cosim)
 H, C, E = 4, 4, 2
 
 
@@ -52,61 +58,88 @@ class FakeSim:
 
 
 def _point(proposal: np.ndarray, with_sim: bool = True) -> DecisionPoint:
+    """Host 0 flagged; every container needs 1 of each resource, every host has 4."""
     flags = np.array([True, False, False, False])
     emb = np.zeros((H, E), np.float32)
     emb[0] = [0.2, 0.8]
+    demand = np.full((C, 3), 1.0)
     return DecisionPoint(
         sim=FakeSim(proposal) if with_sim else None,
         embedding=emb,
         flags=flags,
         proposal=proposal,
-        demand=np.full((C, 3), 1.0),
-        capacity=np.full((H, 3), 4.0),
-        host_up=np.ones(H, bool),
+        demand=demand,
+        capacity=Capacity.under(proposal, demand, np.full((H, 3), 4.0), np.ones(H, bool)),
+        host_util=np.full((H, 4), 0.3, np.float32),
     )
+
+
+def _features(point: DecisionPoint) -> torch.Tensor:
+    return torch.from_numpy(slot_features(point))
 
 
 def test_generator_shapes_and_bound() -> None:
     torch.manual_seed(0)
-    g = Generator(H, C, E, hidden=16, bound=4.0)
+    g = Generator(E + N_SLOT_FEATURES_BASE + 4, hidden=16, bound=4.0)
     torch.nn.init.normal_(g.net[-1].weight, std=10.0)  # saturate tanh
-    s = torch.from_numpy(placement_matrix(np.array([0, 1, 2, -1]), H))
-    e = torch.rand(H, E)
-    load = torch.rand(H)
-    out = g(e, s, load)
-    assert out.shape == (C, H)
-    assert ((out - s).abs() <= 4.0).all()
-    assert torch.equal(out[3], s[3])  # the empty slot stays empty
-    batched = g(e[None].repeat(5, 1, 1), s[None].repeat(5, 1, 1), load[None].repeat(5, 1))
-    assert batched.shape == (5, C, H)
+    point = _point(np.array([0, 0, 1, -1]))
+    x, movable = _features(point), torch.from_numpy(point.movable)
+    m = g(x, movable)
+    assert m.shape == (C,)
+    assert (m.abs() <= 4.0).all()
+    assert (m[~movable] == 0).all()  # only containers of flagged hosts get a leave score
+    assert g(x[None].repeat(5, 1, 1), movable[None].repeat(5, 1)).shape == (5, C)
 
 
-def test_untrained_generator_keeps_s() -> None:
-    g = Generator(H, C, E)
-    s = torch.from_numpy(placement_matrix(np.array([0, 1, 2, 3]), H))
-    assert torch.equal(g(torch.rand(H, E), s, torch.rand(H)), s)
+def test_untrained_generator_moves_nothing() -> None:
+    gan = _module()
+    point = _point(np.array([0, 0, 1, 2]))
+    cand, prob, m = gan.propose(point)
+    np.testing.assert_array_equal(cand, point.proposal)
+    assert prob == 0.0 and (m == 0).all()
 
 
 def test_migrations_are_read_from_s_prime_not_s() -> None:
-    proposal = np.array([0, 0, 1, -1])
-    s_prime = placement_matrix(proposal, H)
-    s_prime[0, 2] = 5.0  # slot 0 wants host 2
-    out = feasible_moves(s_prime, proposal, np.ones((C, 3)), np.full((H, 3), 4.0), np.ones(H, bool))
-    np.testing.assert_array_equal(out, [2, 0, 1, -1])
+    """PreGAN's decoding: who leaves is the generator's output (m > 0), not the proposal S;
+    an untouched S with a leave score on slot 1 moves slot 1 only."""
+    gan = _module()
+    point = _point(np.array([0, 0, 1, -1]))
+    for layer in gan.generator.net:
+        if isinstance(layer, torch.nn.Linear):
+            torch.nn.init.zeros_(layer.weight)
+            torch.nn.init.zeros_(layer.bias)
+    point.demand[1, 0] = 2.0
+    x = _features(point)
+    col = E + 3  # the container's MIPS share of its host
+    with torch.no_grad():
+        net = gan.generator.net
+        net[0].weight[0, col] = 1.0
+        net[0].bias[0] = -0.375  # fires for slot 1 (share 0.5), not slot 0 (share 0.25)
+        net[2].weight[0, 0] = 1.0
+        net[4].weight[0, 0] = 10.0
+        net[4].bias[0] = -1e-3
+    m = gan.leave_scores(point)
+    assert m[1] > 0 >= m[0]
+    cand, _, _ = gan.propose(point)
+    assert cand[1] != 0 and cand[0] == 0  # slot 1 left, slot 0 stayed
+    np.testing.assert_array_equal(cand[2:], point.proposal[2:])
+    assert x.shape == (C, E + N_SLOT_FEATURES_BASE + 4)
 
 
-def test_infeasible_moves_are_dropped() -> None:
-    proposal = np.array([0, 0, 1, 1])
-    s_prime = placement_matrix(proposal, H)
-    s_prime[0, 2] = 5.0  # to a down host
-    s_prime[1, 3] = 5.0  # to a host without RAM
-    s_prime[2, 3] = 6.0
-    capacity = np.full((H, 3), 4.0)
-    capacity[3, 1] = 1.5  # host 3 fits only one container's RAM
-    up = np.array([True, True, False, True])
-    out = feasible_moves(s_prime, proposal, np.ones((C, 3)), capacity, up)
-    # Slot 2 (larger margin) takes host 3; slot 1 no longer fits there; slot 0's target is down.
-    np.testing.assert_array_equal(out, [0, 0, 3, 1])
+def test_decoded_targets_and_relaxation_match_the_decoded_placement() -> None:
+    """D judges the same decoded placements in training and at inference: the relaxed
+    placement G is trained through equals the decoded one at leave probabilities 0 / 1."""
+    point = _point(np.array([0, 0, 1, 2]))
+    m = np.array([2.0, -1.0, 0.0, 0.0])
+    placed, targets = decode(point, m, with_targets=True)
+    np.testing.assert_array_equal(decode(point, m)[0], placed)
+    assert placed[0] == targets[0] != 0 and placed[1] == 0
+    assert targets[1] not in (-1, 0, targets[0])  # where slot 1 would go next (loads updated)
+    p = torch.from_numpy((m > 0).astype(np.float32))[None]
+    relaxed = relaxed_placement(
+        torch.from_numpy(point.proposal)[None], torch.from_numpy(targets)[None], p, H
+    )
+    torch.testing.assert_close(relaxed, one_hot(torch.from_numpy(placed)[None], H))
 
 
 def test_discriminator_learns_fake_scorer() -> None:
@@ -121,8 +154,8 @@ def test_discriminator_learns_fake_scorer() -> None:
         s_idx = rng.integers(0, H, size=(n, C))
         c_idx = rng.integers(0, H, size=(n, C))
         y = ((c_idx == 0).sum(1) < (s_idx == 0).sum(1)).astype(np.float32)  # fewer on host 0
-        s = torch.from_numpy(np.stack([placement_matrix(r, H) for r in s_idx]))
-        c = torch.from_numpy(np.stack([placement_matrix(r, H) for r in c_idx]))
+        s = one_hot(torch.from_numpy(s_idx), H)
+        c = one_hot(torch.from_numpy(c_idx), H)
         return e.expand(n, H, E), s, c, torch.from_numpy(y)
 
     load = torch.zeros(H)
@@ -144,32 +177,35 @@ def _module(seed: int = 0) -> GanMigratorModule:
         H,
         C,
         E,
+        n_metrics=4,
         hidden=16,
         lr_g=1e-2,
         lr_d=1e-2,
         lr_online=1e-2,
         n_samples=4,
+        budget=16,
         seed=seed,
-        cosim={"horizon": 1, "weights": {"energy": 0.8, "response": 0.2}},
+        cosim={**COSIM, "horizon": 1},
     )
 
 
-def test_candidates_are_feasible_and_include_structured_moves() -> None:
+def test_planner_candidates_are_feasible_and_move_only_off_flagged_hosts() -> None:
     gan = _module()
     proposal = np.array([0, 0, 1, 2])
     point = _point(proposal)
-    cands = gan.candidates(point, placement_matrix(proposal, H), np.random.default_rng(0))
-    assert cands.shape == (2 + 4, C)
-    np.testing.assert_array_equal(cands[0], proposal)
-    fixed = structured_candidates(point)
-    # all at once (both off host 0) and each container alone: three distinct moves
-    assert fixed.shape == (3, C)
-    assert any((row != 0).all() for row in fixed)  # evacuate-all leaves the flagged host empty
-    assert sorted(int((row != proposal).sum()) for row in fixed) == [1, 1, 2]
-    for c in np.vstack([cands, fixed]):
-        load = np.bincount(c[c >= 0], minlength=H)
-        assert (load <= 4).all()
+    cands, leaves = candidate_placements(point, budget=16)
+    np.testing.assert_array_equal(cands[0], proposal)  # row 0: no move
+    # evacuate host 0 (both), the heavier half (one), each alone (one each): 3 distinct moves
+    assert cands.shape == (4, C)
+    assert any((row != 0).all() for row in cands[1:])  # evacuate-all empties the flagged host
+    assert sorted(int((row != proposal).sum()) for row in cands[1:]) == [1, 1, 2]
+    np.testing.assert_array_equal(leaves, cands != proposal)
+    own = gan.sampled(point, np.zeros(C, np.float32), np.random.default_rng(0))
+    assert own.shape == (1 + 4, C)
+    for c in np.vstack([cands, own]):
+        assert (np.bincount(c[c >= 0], minlength=H) <= 4).all()
         assert (c[proposal != 0] == proposal[proposal != 0]).all()  # only flagged-host moves
+    assert len(candidate_placements(point, budget=1)[0]) == 2  # the budget caps the leave sets
 
 
 def test_spread_prefers_idle_hosts() -> None:
@@ -177,19 +213,6 @@ def test_spread_prefers_idle_hosts() -> None:
     out = spread(point, np.array([0, 1]))
     # hosts 2 and 3 are idle: the two movers go there (one each, loads updated), not host 1
     assert sorted(out[:2].tolist()) == [2, 3]
-
-
-def test_decode_reads_leavers_from_s_prime_and_spreads_them() -> None:
-    proposal = np.array([0, 0, 1, -1])
-    point = _point(proposal)
-    s_new = placement_matrix(proposal, H)  # (C, H)
-    s_new[0, 1] = s_new[1, 1] = 2.0  # S' sends both containers of host 0 to host 1 ...
-    s_new[2, 3] = 0.5  # ... and keeps container 2 (0.5 < its own 1.0)
-    np.testing.assert_array_equal(leaving(s_new, proposal), [True, True, False, False])
-    out = decode(point, s_new)
-    # the leavers go to the idle hosts 2 and 3 (one each), not both onto host 1 as S' ranks
-    assert sorted(out[:2].tolist()) == [2, 3]
-    np.testing.assert_array_equal(out[2:], proposal[2:])
 
 
 def _train(seed: int, steps: int) -> tuple[GanMigratorModule, list[dict[str, float]]]:
@@ -204,6 +227,7 @@ def test_online_training_moves_containers_off_the_faulty_host() -> None:
     assert (cand != 0).all(), cand
     assert prob > 0.5
     assert stats[-1]["best_gain"] > 0
+    assert stats[-1]["planner_agreement"] == 1.0  # it proposes what the planner chooses
 
 
 def test_training_is_deterministic_under_seed() -> None:
@@ -245,16 +269,21 @@ def test_manual_optimisation_training_step(tmp_path) -> None:
         ({"horizon": 0}, "horizon"),
         ({"horizon": -2}, "horizon"),
         ({"weights": {"energy": 0.0, "response": 0.0, "sla": 0.0}}, "all zero"),
-        ({"weights": {"energy": -1.0}}, "w_energy"),
+        ({"weights": {"energy": -1.0, "response": 0.0, "sla": 0.0}}, "w_energy"),
+        ({"weights": {"energy": 1.0, "sla": 0.0}}, "weights.response"),
+        ({"power_ref_w": None}, "power_ref_w"),
     ],
 )
 def test_cosim_scoring_rejects_bad_config(cfg: dict, field: str) -> None:
+    bad = {**COSIM, **cfg}
+    if bad.get("power_ref_w", 0) is None:
+        del bad["power_ref_w"]
     with pytest.raises(CosimConfigError, match=field):
-        CosimScoring.from_config(cfg)
+        CosimScoring.from_config(bad)
 
 
 def test_cosim_score_prefers_leaving_the_faulty_host() -> None:
-    scoring = CosimScoring(horizon=1)
+    scoring = CosimScoring.from_config({**COSIM, "horizon": 1})
     proposal = np.array([0, 0, 1, 2])
     scores = scoring.score(FakeSim(proposal), np.stack([proposal, [3, 3, 1, 2]]))
     assert scores.shape == (2,) and scores[1] < scores[0]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pregan.models.components.generator import placement_matrix
 from pregan.models.recovery.gobi import (
     GobiCheckpointError,
     GOBIScheduler,
@@ -15,6 +14,7 @@ from pregan.models.recovery.gobi import (
     train_surrogate,
 )
 from pregan.simulation.interfaces import ClusterSpec, Observation
+from pregan.simulation.placement import one_hot
 
 H = C = 4
 
@@ -53,7 +53,7 @@ def surrogate():
     rng = np.random.default_rng(0)
     n = 800
     idx = rng.integers(0, H, size=(n, C))
-    places = np.stack([placement_matrix(r, H) for r in idx])  # (n, C, H)
+    places = one_hot(idx, H)  # (n, C, H)
     cont = np.full((n, C), 1500.0 / 4029.0, np.float32)
     load = np.einsum("nch,nc->nh", places, cont)
     y = (load**2).sum(axis=1).astype(np.float32)
@@ -108,7 +108,7 @@ def test_hand_derived_gradient_matches_autograd() -> None:
     net = PlacementSurrogate(H, C, hidden=8).double()
     rng = np.random.default_rng(0)
     hc, ct, p = rng.random(H), rng.random(C), rng.random((C, H))
-    y, grad = net.placement_grad(hc, ct, p)
+    y, grad = net.placement_grad(hc, ct, p)  # dense: through the per-host loads and counts
     pt = torch.from_numpy(p).requires_grad_(True)
     yt = net(torch.from_numpy(hc)[None], torch.from_numpy(ct)[None], pt[None])[0]
     yt.backward()

@@ -10,7 +10,12 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from pregan.models.interfaces import SeriesDetector
+from pregan.models.detectors.deep_detectors import (
+    RandomScoreDetector,
+    TranADDetector,
+    USADDetector,
+    padded_windows,
+)
 from pregan.models.detectors.pregan_series_detector import PreganSeriesDetector
 from pregan.models.detectors.series_detectors import (
     THRESHOLD_METHODS,
@@ -24,8 +29,23 @@ from pregan.models.detectors.series_detectors import (
     pot_threshold,
     trailing_mean,
 )
+from pregan.models.detectors.training import epoch_order
+from pregan.models.interfaces import SeriesDetector
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
+
+
+def detector_config(name: str) -> OmegaConf:
+    """conf/detector/<name>.yaml with the benchmark's shared thresholding and seed 0 resolved."""
+    root = OmegaConf.create(
+        {
+            "seed": 0,
+            "thresholding": OmegaConf.load(CONF / "benchmark_detection.yaml").thresholding,
+            "detector": OmegaConf.load(CONF / "detector" / f"{name}.yaml"),
+        }
+    )
+    OmegaConf.resolve(root)
+    return root.detector
 
 
 def _series(seed: int = 0, t: int = 600, d: int = 4) -> np.ndarray:
@@ -50,6 +70,8 @@ def _faulty_test() -> np.ndarray:
         PcaResidualDetector(),
         PercentileRuleDetector(),
         PreganSeriesDetector(window=5, latent=8, heads=2, epochs=2, batch_size=64, seed=0),
+        TranADDetector(window=5, latent=16, epochs=3, batch_size=64, seed=0),
+        USADDetector(window=5, latent=8, epochs=3, batch_size=64, seed=0),
     ],
     ids=lambda d: d.name,
 )
@@ -200,8 +222,8 @@ def test_thresholds_start_from_a_few_dozen_scores(method: str) -> None:
 
 def test_pregan_detector_runs_on_a_short_train_split() -> None:
     """Channels of a few hundred rows (MSL, SMAP) fit and score with the shipped defaults."""
-    cfg = OmegaConf.load(CONF / "detector" / "pregan.yaml")
-    cfg.seed, cfg.epochs = 0, 1
+    cfg = detector_config("pregan")
+    cfg.epochs = 1
     det = hydra.utils.instantiate(cfg)
     rng = np.random.default_rng(2)
     det.fit(rng.random((500, 6)).astype(np.float32))
@@ -262,6 +284,43 @@ def test_pregan_flat_dims_learn_their_spread_online() -> None:
         PreganSeriesDetector(flat_window=-1)
 
 
+def test_pregan_recon_term_does_not_adapt_to_a_persistent_shift() -> None:
+    """After the fast context has absorbed a long shift, the PCA reconstruction term still
+    scores it on the shifted dim (it never adapts); weight 0 leaves the score as it was."""
+    kwargs = dict(window=5, latent=8, heads=2, epochs=1, batch_size=64, context=20, seed=0)
+    shifted = _series(seed=1, t=300)
+    shifted[200:, 2] += 0.3  # a persistent shift on dim 2, ~4 training spreads
+    late, before = {}, {}
+    for weight in (0.0, 1.0):
+        det = PreganSeriesDetector(recon_weight=weight, **kwargs)
+        det.fit(_series())
+        scores, _, dims = det.score(shifted)
+        late[weight], before[weight] = dims[250:, 2].mean(), scores[20:190].mean()
+        assert (det._recon is None) == (weight == 0.0)
+    assert late[1.0] > late[0.0] + 1.0
+    assert before[1.0] < before[0.0] + 2.0  # normal rows: the term is ~1 tail-mean unit
+    top5 = PreganSeriesDetector(aggregate="top5", **kwargs)
+    assert np.allclose(top5._aggregate(np.arange(12.0).reshape(2, 6)), [3.0, 9.0])
+    with pytest.raises(ValueError, match="weights"):
+        PreganSeriesDetector(recon_weight=-1.0)
+
+
+def test_pregan_dim_quantile_scales_down_a_dim_noisy_on_normal_rows() -> None:
+    """A dim with bursts all over the held-out tail gets the largest divisor; none is below 1."""
+    train = _series(t=800)
+    train[640::10, 3] += 0.3  # bursts on dim 3 in the last 20 % (the held-out tail)
+    kwargs = dict(window=5, latent=8, heads=2, epochs=1, batch_size=64, context=20, seed=0)
+    det = PreganSeriesDetector(dim_quantile=0.99, **kwargs)
+    det.fit(train)
+    assert det._dim_norm is not None and det._dim_norm.shape == (4,)
+    assert (det._dim_norm >= 1.0).all() and det._dim_norm[3] > 1.5 * det._dim_norm[:3].max()
+    plain = PreganSeriesDetector(**kwargs)
+    plain.fit(train)
+    assert plain._dim_norm is None
+    with pytest.raises(ValueError, match="dim_quantile"):
+        PreganSeriesDetector(dim_quantile=1.0)
+
+
 def test_pca_residual_sees_a_broken_correlation_within_range() -> None:
     """Two dims that move together; in test one holds still while the other moves on, every
     value inside its training range: a per-dimension z sees little, the PCA residual sees it."""
@@ -291,3 +350,63 @@ def test_pca_residual_sees_a_broken_correlation_within_range() -> None:
 def test_score_before_fit_is_refused(make) -> None:
     with pytest.raises(RuntimeError, match="call fit before score"):
         make().score(_series())
+
+
+@pytest.mark.parametrize(
+    "name", ["random", "tranad", "usad", "pregan", "pca", "iforest", "robust_z"]
+)
+def test_every_detector_config_instantiates_with_the_shared_threshold(name: str) -> None:
+    det = hydra.utils.instantiate(detector_config(name))
+    assert det.name == name
+    shared = OmegaConf.load(CONF / "benchmark_detection.yaml").thresholding
+    th = det.thresholder
+    assert (th.method, th.risk, th.depth, th.absorb) == (
+        shared.method,
+        shared.risk,
+        shared.depth,
+        shared.absorb,
+    )
+
+
+def test_random_scores_are_seeded_and_carry_no_signal() -> None:
+    a, b = RandomScoreDetector(seed=1), RandomScoreDetector(seed=1)
+    for det in (a, b):
+        det.fit(_series())
+    sa, fa, da = a.score(_faulty_test())
+    sb, _, _ = b.score(_faulty_test())
+    np.testing.assert_array_equal(sa, sb)
+    assert abs(sa[150:170].mean() - sa[:140].mean()) < 0.2  # the fault does not show
+    assert da.shape == (300, 4) and fa.dtype == bool
+
+
+@pytest.mark.parametrize("cls", [TranADDetector, USADDetector])
+def test_deep_detectors_are_deterministic_and_need_fit(cls: type) -> None:
+    with pytest.raises(RuntimeError, match="fit before score"):
+        cls(window=4, epochs=1).score(_series())
+    outs = []
+    for _ in range(2):
+        det = cls(window=4, latent=8, epochs=1, batch_size=64, seed=5)
+        det.fit(_series())
+        outs.append(det.score(_faulty_test())[0])
+        assert len(det.train_losses) == 1 and np.isfinite(det.train_losses[0])
+    np.testing.assert_array_equal(outs[0], outs[1])
+    with pytest.raises(ValueError, match="must be >= 1"):
+        cls(window=0)
+
+
+def test_padded_windows_end_at_each_row() -> None:
+    x = torch.arange(10, dtype=torch.float32).view(5, 2)  # rows (0,1), (2,3), ...
+    w = padded_windows(x, 3)  # (5, 3, 2)
+    assert w.shape == (5, 3, 2)
+    np.testing.assert_array_equal(w[0].numpy(), [[0, 1], [0, 1], [0, 1]])  # edge-padded
+    np.testing.assert_array_equal(w[4].numpy(), x[2:5].numpy())
+
+
+def test_epoch_order_caps_the_windows_seen() -> None:
+    gen = torch.Generator().manual_seed(0)
+    full = epoch_order(100, 0, gen)
+    assert sorted(full.tolist()) == list(range(100))
+    capped = epoch_order(100, 30, torch.Generator().manual_seed(0))
+    assert capped.shape == (30,) and len(set(capped.tolist())) == 30
+    with pytest.raises(ValueError, match="windows_per_epoch"):
+        epoch_order(10, -1, gen)

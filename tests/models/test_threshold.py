@@ -11,6 +11,7 @@ from omegaconf import OmegaConf
 
 from pregan.data.episodes import episode_name, save_episode, write_manifest
 from pregan.models.interfaces import FitContext
+from pregan.models.recovery.decoding import decision_point
 from pregan.models.recovery.threshold import ThresholdMethod, fit_thresholds
 from pregan.simulation.least_full import LeastFullScheduler
 from pregan.simulation.simulator import Simulator
@@ -79,11 +80,16 @@ def test_fit_on_validation_then_flag_and_evacuate(tmp_path) -> None:
         decision = policy.decide(obs, proposal)
         if decision.host_flags[2]:
             flagged_at.append(obs.t)
-            assert not (obs.active & (decision.placement == 2)).any()
+            stayed = np.flatnonzero(obs.active & (decision.placement == 2))
+            if stayed.size:  # spread leaves a container only where no healthy host has room
+                point = decision_point(obs, proposal, decision.host_flags, np.zeros((6, 1)), None)
+                room = (point.capacity.free[None] >= point.demand[stayed, None]).all(-1)
+                assert not (room & point.capacity.up & ~decision.host_flags).any()
             moved |= bool((obs.active & (proposal == 2)).any())
             names = np.array(live.spec.metrics)
             top = set(names[np.argsort(-decision.dim_scores[2])[:2]])
-            assert top <= {"disk_read", "disk_write", "cpu_iowait"}
+            if obs.t <= 25:  # while the disk hog (intervals 5-24) is what the window shows
+                assert top <= {"disk_read", "disk_write", "cpu_iowait"}
         live.step(decision.placement)
     assert flagged_at and min(flagged_at) == 6 and moved
 

@@ -61,6 +61,14 @@ def test_notebook_reproduces_the_comparison_table(tmp_path: Path, monkeypatch) -
     }.items():
         monkeypatch.setenv(key, value)  # the kernel inherits this environment
     nb = nbformat.read(NOTEBOOK, as_version=4)
+    # The figure's title must sit above every subplot's title, not across the first row.
+    nb.cells.append(
+        nbformat.v4.new_code_cell(
+            "renderer = fig.canvas.get_renderer()\n"
+            "top = max(ax.title.get_window_extent(renderer).y1 for ax in axes.flat if ax.get_title())\n"
+            "assert fig._suptitle.get_window_extent(renderer).y0 >= top, 'suptitle overlaps'\n"
+        )
+    )
     NotebookClient(
         nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
     ).execute()

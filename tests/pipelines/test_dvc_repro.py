@@ -61,11 +61,10 @@ def test_dvc_repro_from_a_fresh_clone(tmp_path: Path) -> None:
     for method in ("pregan", "evacuate", "pcft", "dftm", "eclb", "cmodlb", "none", "oracle"):
         assert f"| {method} " in report, method
         assert (clone / "runs" / method / "seed1" / "metrics.json").is_file()
-    metrics = json.loads((clone / "reports" / "metrics.json").read_text())
-    assert metrics["failed_runs"] == []
-    assert metrics["oracle"]["sla_violation_rate"]["n"] == 2
-    shown = _run([sys.executable, "-m", "dvc", "metrics", "show", "--json"], clone, env)
-    assert "sla_violation_rate" in shown.stdout
+        row = json.loads((clone / "reports" / "metrics" / f"{method}.json").read_text())
+        assert row["failed"] == 0 and row["seeds"] == 2, method
+    shown = _run([sys.executable, "-m", "dvc", "metrics", "show"], clone, env).stdout
+    assert "sla_pct" in shown and max(len(line) for line in shown.splitlines()) < 200
     # Nothing changed: a second repro reruns no stage.
     again = _run([sys.executable, "-m", "dvc", "repro"], clone, env)
     assert "Running stage" not in again.stdout

@@ -3,6 +3,7 @@
 import importlib.util
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -127,3 +128,63 @@ def test_report_from_mlflow(tmp_path, monkeypatch):
     assert table.loc["pcft", "mean"] == pytest.approx(6.0)
     assert table.loc["oracle", "n"] == 3
     assert "eclb seed 0: FAILED: OOM" in (out / "comparison.md").read_text()
+
+
+def _load_script(name: str):
+    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "pipelines" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(name, module)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_dvc_views_read_in_a_terminal(tmp_path):
+    """`dvc metrics show`: one row per method, under 200 characters; `dvc plots show`: exactly
+    the plots declared at the end of dvc.yaml, each with data (no plot per CSV column)."""
+    import subprocess
+
+    import yaml
+
+    runs_dir = tmp_path / "runs"
+    names = ["sla_violation_rate", "mean_response_s", "energy_kj", "migrations"]
+    names += ["migrations_per_fault", "decision_ms", "f1", "f1_pa", "roc_auc", "class_accuracy"]
+    for method in ("pregan", "none", "oracle", "pcft"):
+        for seed in range(2):
+            metrics = {f"test/{n}": 1000.0 * seed + 0.123456789 * len(n) for n in names}
+            folder = _write_run(runs_dir, method, seed, metrics)
+            frame = pd.DataFrame({"interval": range(4), "method": method, "seed": seed})
+            for column in QOS_COLUMNS:
+                frame[column] = np.arange(4.0) * seed
+            frame.to_csv(folder / "qos_timeseries.csv", index=False)
+    _write_run(runs_dir, "eclb", 0, {}, status="FAILED", error="Traceback...\nValueError: boom")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    assert (
+        _load_script("evaluate").main(["--runs", str(runs_dir), "--out", str(repo / "reports")])
+        == 0
+    )
+    assert json.loads((repo / "reports" / "metrics" / "eclb.json").read_text()) == {
+        "seeds": 0,
+        "failed": 1,
+    }
+    (repo / "dvc.yaml").write_text((REPO_ROOT / "dvc.yaml").read_text())
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
+
+    def run(*cmd: str) -> str:
+        return subprocess.run(
+            cmd, cwd=repo, env=env, check=True, capture_output=True, text=True
+        ).stdout
+
+    run("git", "init", "-q")
+    run(sys.executable, "-m", "dvc", "init", "-q")
+    lines = run(sys.executable, "-m", "dvc", "metrics", "show").splitlines()
+    assert len(lines) == 1 + 5  # header + 4 methods + eclb (failed)
+    assert max(len(line) for line in lines) < 200
+    plots = json.loads(run(sys.executable, "-m", "dvc", "plots", "show", "--json"))["data"]
+    declared = [
+        next(iter(p)) for p in yaml.safe_load((REPO_ROOT / "dvc.yaml").read_text())["plots"]
+    ]
+    assert sorted(plots) == sorted(declared)
+    for name, renders in plots.items():
+        values = [v for r in renders for v in r["content"]["data"]["values"]]
+        assert values, name

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -110,12 +112,19 @@ def _run_policy(sim, n: int) -> tuple[list[np.ndarray], list[torch.Tensor], list
     """An online PreGAN policy (no truth attached) over the first n intervals of `sim`;
     its decisions, its GAN's parameters after the online updates and every co-simulation
     result it saw."""
-    from pregan.models.recovery.gan_migrator import GanMigratorModule, UtilisationFlagger
+    from omegaconf import OmegaConf
+
+    from pregan.models.recovery.classifier_flagging import UtilisationFlagger
+    from pregan.models.recovery.gan_migrator import GanMigratorModule
     from pregan.models.recovery.pregan import PreGANPolicy
 
     torch.manual_seed(0)
+    conf = Path(__file__).resolve().parents[2] / "conf" / "migrator" / "gan.yaml"
+    cosim = OmegaConf.to_container(OmegaConf.load(conf).cosim)
     n_metrics = len(sim.spec.metrics)  # UtilisationFlagger's embedding is one-hot over metrics
-    gan = GanMigratorModule(4, 4, n_metrics, hidden=16, n_samples=3, cosim={"horizon": 3})
+    gan = GanMigratorModule(
+        4, 4, n_metrics, n_metrics=n_metrics, hidden=16, n_samples=3, budget=8, cosim=cosim
+    )
     policy = PreGANPolicy(UtilisationFlagger(0.3), gan, window=1, online=True)
     policy.reset(sim.spec)
     log: list = []

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pregan.data.bitbrains import COLUMNS, MIPS_PER_MHZ, load_bitbrains, read_trace
+from pregan.simulation.bitbrains import COLUMNS, MIPS_PER_MHZ, load_bitbrains, read_trace
 from pregan.simulation.workload_bank import WorkloadError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

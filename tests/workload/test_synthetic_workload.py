@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from pregan.data.bitbrains import load_bitbrains
+from pregan.simulation.bitbrains import load_bitbrains
 from pregan.simulation.workload import build_workload, trace_statistics
 from pregan.simulation.workload_bank import SERIES_FIELDS, WorkloadBank, WorkloadError
 

@@ -21,7 +21,9 @@ from torch import nn
 class Discriminator(nn.Module):
     """Maps (E (H, e), S (C, H), S' (C, H), L (H,)) to the logit of "S' is better than S".
 
-    L is each host's CPU load under S (see `generator.host_load`)."""
+    L is each host's CPU load under S (`decoding.DecisionPoint.load`). At inference and when D
+    is trained, S' rows are the decoded placement's one-hot rows; when G is trained through D,
+    they are its relaxation (`generator.relaxed_placement`)."""
 
     def __init__(self, n_hosts: int, n_slots: int, embed_dim: int, hidden: int = 64) -> None:
         super().__init__()
@@ -48,7 +50,7 @@ class Discriminator(nn.Module):
         """e (B, H, e), s (B, C, H), s_new (B, C, H), load (B, H) -> logits (B,); unbatched
         inputs give ().
 
-        S' rows may be relaxed (softmax) placements: every feature is linear in them.
+        S' rows may be relaxed placements (rows summing to 1): every feature is linear in them.
         """
         squeeze = s.dim() == 2
         if squeeze:

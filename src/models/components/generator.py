@@ -1,132 +1,75 @@
-"""PreGAN's generator: a bounded perturbation of the scheduler's placement matrix.
+"""PreGAN's generator: for each container of a flagged host, a score of "leave now".
 
-S' = S + bound * tanh(f([E, S, L])), L the CPU load each host would carry under S. The bound (4 in the original) lets the generator move any
-container anywhere (a one-hot row plus at most 4 per entry can change its argmax) while
-keeping S' near S where f is small, so "no migration" is the easy default.
+The original's generator perturbs the whole placement matrix, S' = S + bound * tanh(f([E, S])),
+and the migrations are read from S'. Here S' is factored into what decoding reads: a leave
+score m in (-bound, bound) per container slot (the container leaves when m > 0), while the
+target of a leaver is chosen by the shared target rule (`pregan.models.recovery.decoding`:
+least-loaded healthy host with room, loads updated as moves are taken). The (C, H) matrix
+the original trains would put its gradient on columns that decoding throws away, and costs
+C x H MLP evaluations per decision (15 ms at 200 hosts, `benchmarks/bench_pregan.py`); the
+relaxed S' is rebuilt from m and the decoded targets where a matrix is needed (the
+discriminator's input when training the generator, the heat-map).
 
-f is one MLP shared by every (container slot, host) pair: it scores host h for the container
-in slot c from the fault embedding, load and container count of c's current host and of h,
-and whether h is c's host. Slot and host indices carry no meaning (a container lands in
-whichever slot is free, and hosts of a profile are interchangeable), so a flat MLP over all
-of S would have to learn "leave a faulty host for a lightly loaded healthy one" separately for
-every (slot, host) pair from a few hundred decision points; sharing it learns that once, and
-the load L is what makes "where to" learnable at all.
+f is one MLP shared by every slot: slot indices carry no meaning (a container lands in
+whichever slot is free), so it scores a container from its host's fault embedding and load,
+the container's own demand and the room left on the healthy hosts (`decoding.slot_features`).
 """
 
 from __future__ import annotations
 
-import numpy as np
+from functools import lru_cache
+
 import torch
 from torch import nn
 
 
 class Generator(nn.Module):
-    """Maps (E (H, e), S (C, H), L (H,)) to a perturbed placement score matrix S' (C, H).
+    """Maps per-slot features x (B, C, F) and a movable mask (B, C) to leave scores m (B, C),
+    0 for slots that cannot move; unbatched (C, F), (C,) -> (C,)."""
 
-    Sizes come from the cluster (host and slot counts) and the classifier's embedding size.
-    """
-
-    def __init__(
-        self, n_hosts: int, n_slots: int, embed_dim: int, hidden: int = 64, bound: float = 4.0
-    ) -> None:
+    def __init__(self, n_features: int, hidden: int = 64, bound: float = 4.0) -> None:
         super().__init__()
-        if min(n_hosts, n_slots, embed_dim, hidden) <= 0 or bound <= 0:
+        if min(n_features, hidden) <= 0 or bound <= 0:
             raise ValueError(
-                f"Generator: sizes and bound must be positive, got n_hosts={n_hosts}, "
-                f"n_slots={n_slots}, embed_dim={embed_dim}, hidden={hidden}, bound={bound}"
+                f"Generator: sizes and bound must be positive, got n_features={n_features}, "
+                f"hidden={hidden}, bound={bound}"
             )
-        self.n_hosts, self.n_slots, self.embed_dim, self.bound = n_hosts, n_slots, embed_dim, bound
+        self.n_features, self.bound = n_features, bound
         self.net = nn.Sequential(
-            nn.Linear(2 * (embed_dim + 3) + 1, hidden),
+            nn.Linear(n_features, hidden),
             nn.LeakyReLU(),
             nn.Linear(hidden, hidden),
             nn.LeakyReLU(),
             nn.Linear(hidden, 1),
         )
-        # Start at S' = S (no migration): an untrained generator must not move containers.
+        # Start at m = 0 everywhere, i.e. S' = S: an untrained generator moves nothing.
         nn.init.zeros_(self.net[-1].weight)
         nn.init.zeros_(self.net[-1].bias)
 
-    def forward(self, e: torch.Tensor, s: torch.Tensor, load: torch.Tensor) -> torch.Tensor:
-        """e (B, H, e) or (H, e); s (B, C, H) or (C, H); load (B, H) or (H,) -> S' of s's shape."""
-        squeeze = s.dim() == 2
-        if squeeze:
-            e, s, load = e.unsqueeze(0), s.unsqueeze(0), load.unsqueeze(0)  # batch of 1
-        b, c, h = s.shape
-        flagged = (e.abs().sum(-1) > 0).to(s.dtype)  # (B, H) hosts with a fault embedding
-        count = s.sum(1) / c  # (B, H) share of the slots on each host
-        host = torch.cat([e, load[..., None], count[..., None], flagged[..., None]], dim=-1)
-        own = torch.bmm(s, host)  # (B, C, e + 3) features of each slot's current host
-        x = torch.cat(
-            [
-                own[:, :, None].expand(b, c, h, -1),  # (B, C, H, e + 3)
-                host[:, None].expand(b, c, h, -1),  # (B, C, H, e + 3) the candidate host
-                s[..., None],  # (B, C, H, 1) is it the current host
-            ],
-            dim=-1,
-        )
-        delta = self.bound * torch.tanh(self.net(x).squeeze(-1))  # (B, C, H) in (-bound, bound)
-        s_new = s + delta * (s.sum(-1, keepdim=True) > 0)  # empty slots stay empty
-        return s_new.squeeze(0) if squeeze else s_new
+    def forward(self, x: torch.Tensor, movable: torch.Tensor) -> torch.Tensor:
+        m = self.bound * torch.tanh(self.net(x).squeeze(-1))  # (..., C) in (-bound, bound)
+        return m * movable.to(m.dtype)
 
 
-def placement_matrix(placement: np.ndarray, n_hosts: int) -> np.ndarray:
-    """(C,) host indices (-1 = none) -> (C, H) float32 one-hot rows (zero rows for -1)."""
-    placement = np.asarray(placement)
-    out = np.zeros((placement.shape[0], n_hosts), dtype=np.float32)  # (C, H)
-    placed = placement >= 0
-    out[np.flatnonzero(placed), placement[placed]] = 1.0
-    return out
+def relaxed_placement(
+    proposal: torch.Tensor, targets: torch.Tensor, p_leave: torch.Tensor, n_hosts: int
+) -> torch.Tensor:
+    """(B, C, H) rows (1 - p) * one_hot(proposal) + p * one_hot(target): the placement a leave
+    probability p enacts in expectation. At p in {0, 1} it is the decoded placement itself,
+    which is what the discriminator judges at inference. proposal, targets (B, C) int (-1:
+    none; a slot without a target keeps p = 0); p_leave (B, C)."""
+    s = one_hot(proposal, n_hosts)  # (B, C, H)
+    t = one_hot(targets, n_hosts)
+    p = p_leave * (targets >= 0).to(p_leave.dtype)  # (B, C)
+    return s + p[..., None] * (t - s)
 
 
-def host_load(placement: np.ndarray, demand: np.ndarray, capacity: np.ndarray) -> np.ndarray:
-    """(H,) float32 base CPU demand on each host under a (C,) placement, as a fraction of its
-    MIPS; demand (C, R) and capacity (H, R) with MIPS first."""
-    placed = placement >= 0
-    mips = np.bincount(placement[placed], demand[placed, 0], minlength=capacity.shape[0])
-    return (mips / capacity[:, 0]).astype(np.float32)
+def one_hot(placement: torch.Tensor, n_hosts: int) -> torch.Tensor:
+    """(..., C) int host indices (-1 = none) -> (..., C, H) float32 one-hot rows (zeros for -1)."""
+    return _eye(n_hosts)[placement.long()]
 
 
-def feasible_moves(
-    scores: np.ndarray,
-    proposal: np.ndarray,
-    demand: np.ndarray,
-    capacity: np.ndarray,
-    host_up: np.ndarray,
-) -> np.ndarray:
-    """Read migrations from a (C, H) score matrix and keep only the feasible ones.
-
-    A container moves when some host scores above its host in `proposal` (S', not S: the
-    original read the final migrations from S). Moves are taken greedily, most confident
-    first (largest margin of the best host over the current one); each goes to the
-    highest-scoring host that is up and still has the free MIPS, RAM and disk after the moves
-    already taken, among those scoring above the current host. A container with no such host
-    stays where the proposal put it. Unplaced slots (-1) stay unplaced.
-
-    scores (C, H); proposal (C,) int; demand (C, R) per resource (MIPS, RAM, disk);
-    capacity (H, R); host_up (H,) bool. Returns the final (C,) int64 placement.
-    """
-    proposal = np.asarray(proposal, dtype=np.int64)
-    out = proposal.copy()
-    placed = np.flatnonzero(proposal >= 0)
-    if placed.size == 0:
-        return out
-    own = scores[placed, proposal[placed]]  # (P,)
-    margin = scores[placed].max(axis=1) - own  # (P,)
-    movers = placed[margin > 0]
-    if movers.size == 0:
-        return out
-    movers = movers[np.argsort(-margin[margin > 0], kind="stable")]
-    used = np.zeros_like(capacity)  # (H, R)
-    np.add.at(used, proposal[placed], demand[placed])
-    free = capacity - used  # (H, R)
-    for c in movers:
-        src = proposal[c]
-        ok = host_up & (free >= demand[c]).all(axis=1) & (scores[c] > scores[c, src])  # (H,)
-        if not ok.any():
-            continue
-        h = int(np.argmax(np.where(ok, scores[c], -np.inf)))
-        free[h] -= demand[c]
-        free[src] += demand[c]
-        out[c] = h
-    return out
+@lru_cache(maxsize=8)
+def _eye(n_hosts: int) -> torch.Tensor:
+    """(H + 1, H) identity rows plus a zero row at index -1 (= H); built once per size."""
+    return torch.eye(n_hosts + 1, dtype=torch.float32)[:, :n_hosts]

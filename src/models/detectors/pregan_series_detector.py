@@ -54,9 +54,11 @@ from collections.abc import Callable
 import numpy as np
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from pregan.models.detectors.series_detectors import (
     CalibratedDetector,
+    PcaResidualDetector,
     causal_median,
     causal_spread,
     check_series,
@@ -64,6 +66,10 @@ from pregan.models.detectors.series_detectors import (
     split_calibration,
     trailing_mean,
 )
+from pregan.models.detectors.training import epoch_order
+
+AGGREGATES: tuple[str, ...] = ("rms", "mean", "top3", "top5")
+"""How the per-dimension scores become one detection score (`_aggregate`)."""
 
 EncoderFactory = Callable[[int, int, int, int, int], nn.Module]
 """(n_features, window, latent, heads, gat_heads) -> module mapping (B, W, N, F) to (B, N, latent)."""
@@ -119,6 +125,7 @@ class PreganSeriesDetector(CalibratedDetector):
         heads: int = 4,
         gat_heads: int = 1,
         epochs: int = 10,
+        windows_per_epoch: int = 0,
         batch_size: int = 256,
         lr: float = 1e-3,
         weight_decay: float = 1e-5,
@@ -130,6 +137,12 @@ class PreganSeriesDetector(CalibratedDetector):
         slow_weight: float = 0.5,
         z_floor: float = 1e-2,
         flat_window: int = 0,
+        error_weight: float = 1.0,
+        context_weight: float = 1.0,
+        aggregate: str = "rms",
+        recon_weight: float = 0.0,
+        recon_variance: float = 0.95,
+        dim_quantile: float = 0.0,
         calib_fraction: float = 0.2,
         threshold: str = "spot",
         risk: float = 1e-2,
@@ -148,6 +161,7 @@ class PreganSeriesDetector(CalibratedDetector):
             weight_decay,
         )
         self.relative, self.smooth, self.error_floor = relative, smooth, error_floor
+        self.windows_per_epoch = windows_per_epoch
         self.context, self.z_floor = context, z_floor
         if flat_window < 0:
             raise ValueError(f"{self.name}: flat_window: expected >= 0, got {flat_window}")
@@ -158,6 +172,20 @@ class PreganSeriesDetector(CalibratedDetector):
                 f"{slow_context} / {slow_weight}"
             )
         self.slow_context, self.slow_weight = slow_context, slow_weight
+        if aggregate not in AGGREGATES or min(error_weight, context_weight, recon_weight) < 0:
+            raise ValueError(
+                f"{self.name}: aggregate must be one of {AGGREGATES} and the weights >= 0, got "
+                f"{aggregate!r}, {error_weight}, {context_weight}, {recon_weight}"
+            )
+        self.recon_weight, self.recon_variance = recon_weight, recon_variance
+        if not 0 <= dim_quantile < 1:
+            raise ValueError(f"{self.name}: dim_quantile: expected in [0, 1), got {dim_quantile}")
+        self.dim_quantile = dim_quantile
+        self.error_weight, self.context_weight, self.aggregate = (
+            error_weight,
+            context_weight,
+            aggregate,
+        )
         super().__init__(calib_fraction, threshold, risk, level, depth, absorb, absorb_share)
         self.seed = seed
         self.encoder_factory = encoder_factory or _fpe_encoder
@@ -166,7 +194,11 @@ class PreganSeriesDetector(CalibratedDetector):
         self._dev_scale: np.ndarray | None = None  # (D,) training spread per dimension
         self._flat: np.ndarray | None = None  # (D,) bool: spread under z_floor in training
         self._history: np.ndarray | None = None  # (context, D) last training rows
+        self._recon: PcaResidualDetector | None = None  # non-adapting term (recon_weight > 0)
+        self._recon_scale: float | None = None  # its mean on the held-out tail
+        self._dim_norm: np.ndarray | None = None  # (D,) >= 1, set when dim_quantile > 0
         self.train_losses: list[float] = []  # mean training MSE per epoch
+        self.progress = False  # the benchmark turns on the epoch bar
 
     @torch.no_grad()
     def _errors(self, series: np.ndarray, history: np.ndarray) -> np.ndarray:
@@ -191,7 +223,25 @@ class PreganSeriesDetector(CalibratedDetector):
             dev += self.slow_weight * slow  # (T, D)
         if self.flat_window and self._flat is not None and self._flat.any():
             err, dev = self._rescale_flat(series, history, err, dev)
-        return trailing_mean(err + dev, self.smooth)
+        dim = self.error_weight * err + self.context_weight * dev  # (T, D)
+        if self.recon_weight:
+            dim += self.recon_weight * self._recon_term(series)
+        dim = trailing_mean(dim, self.smooth)  # (T, D)
+        return dim if self._dim_norm is None else dim / self._dim_norm
+
+    def _recon_term(self, series: np.ndarray) -> np.ndarray:
+        """Non-adapting PCA reconstruction contribution per dim, in tail-mean units: (T, D).
+
+        The forecast error and the context deviations adapt: a long incident stops scoring
+        once the window or the medians have absorbed it. The residual of the standardised row
+        outside the training head's principal subspace (the PCA reference's contributions,
+        `PcaResidualDetector`) never adapts; divided by its mean on the held-out tail it is,
+        like the other terms, a multiple of its usual value. One scale for all dims (the mean
+        over the tail's rows and dims): the row is already standardised, and a dim flat in
+        training has a tail mean near 0, which would turn any later change into a huge score.
+        """
+        assert self._recon is not None and self._recon_scale is not None
+        return self._recon._score(series)[1] / self._recon_scale  # (T, D)
 
     def _rescale_flat(
         self, series: np.ndarray, history: np.ndarray, err: np.ndarray, dev: np.ndarray
@@ -214,10 +264,17 @@ class PreganSeriesDetector(CalibratedDetector):
         err[:, f] /= np.maximum(1.0, causal_median(err[:, f], self.flat_window))
         return err, dev
 
-    @staticmethod
-    def _aggregate(dim: np.ndarray) -> np.ndarray:
-        """RMS over dimensions: (T,). A few strongly deviating dims are not averaged away."""
-        return np.sqrt(np.mean(dim**2, axis=1))
+    def _aggregate(self, dim: np.ndarray) -> np.ndarray:
+        """(T,) detection score from (T, D): RMS (default), mean, or the mean of the top 3 dims.
+
+        RMS keeps a fault on a few of 38 dims from being averaged away.
+        """
+        if self.aggregate == "rms":
+            return np.sqrt(np.mean(dim**2, axis=1))
+        if self.aggregate == "mean":
+            return dim.mean(axis=1)
+        k = int(self.aggregate.removeprefix("top"))  # "top3", "top5": mean of the k largest
+        return np.sort(dim, axis=1)[:, -k:].mean(axis=1)
 
     def fit(self, train: np.ndarray) -> None:
         x = check_series(train, what="train")
@@ -237,17 +294,20 @@ class PreganSeriesDetector(CalibratedDetector):
             self._model.parameters(), lr=self.lr, weight_decay=self.weight_decay
         )
         self._model.train()
-        for _ in range(self.epochs):
-            order = torch.randperm(past.shape[0], generator=gen)
+        bar = tqdm(
+            range(self.epochs), desc=f"{self.name} epochs", leave=False, disable=not self.progress
+        )
+        for _ in bar:
+            order = epoch_order(past.shape[0], self.windows_per_epoch, gen)
             total = 0.0
-            for i in range(0, past.shape[0], self.batch_size):
+            for i in range(0, order.shape[0], self.batch_size):
                 idx = order[i : i + self.batch_size]
                 loss = nn.functional.mse_loss(self._model(past[idx]), target[idx])
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
                 total += loss.item() * idx.shape[0]
-            self.train_losses.append(total / past.shape[0])
+            self.train_losses.append(total / order.shape[0])
         # Scales from data the model never fitted (error) or from the head (spread), then
         # the threshold's calibration on the held-out tail's scores.
         self._err_scale = np.maximum(
@@ -255,8 +315,31 @@ class PreganSeriesDetector(CalibratedDetector):
         ).astype(np.float32)
         self._flat = head.std(axis=0) < self.z_floor  # (D,)
         self._dev_scale = np.maximum(head.std(axis=0), self.z_floor).astype(np.float32)
+        if self.recon_weight:
+            self.fit_recon(head, tail)
+        self.fit_dim_norm(head, tail)
         self.thresholder.calibrate(self._aggregate(self._dim_scores(tail, head)))
         self._history = x[-max(self.window, self.context, self.slow_context) :]
+
+    def fit_recon(self, head: np.ndarray, tail: np.ndarray) -> None:
+        """The PCA term's subspace from the train head, its per-dim scale from the tail."""
+        self._recon = PcaResidualDetector(
+            variance=self.recon_variance, smooth=1, scale_floor=self.z_floor, seed=self.seed
+        )
+        self._recon._fit_head(head)
+        self._recon_scale = max(float(self._recon._score(tail)[1].mean()), self.error_floor)
+
+    def fit_dim_norm(self, head: np.ndarray, tail: np.ndarray) -> None:
+        """Per-dim divisor max(1, `dim_quantile` of the tail's scores); none when it is 0.
+
+        A dim that is routinely high on normal held-out rows lifts the RMS, and with it the
+        threshold, masking faults on the others; it is scaled down, no dim is scaled up.
+        """
+        self._dim_norm = None
+        if self.dim_quantile:
+            tail_dims = self._dim_scores(tail, head)  # (T_tail, D)
+            norm = np.quantile(tail_dims, self.dim_quantile, axis=0)
+            self._dim_norm = np.maximum(norm, 1.0).astype(np.float32)  # (D,)
 
     def score(self, series: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if self._model is None or self._history is None or self.threshold is None:

@@ -168,6 +168,7 @@ class Thresholder:
     absorb_share: float = 0.6
     calib: np.ndarray | None = None
     threshold: float | None = None
+    last_thresholds: np.ndarray | None = None  # (T,) in force at each point of the last `flag`
 
     def __post_init__(self) -> None:
         if self.method not in THRESHOLD_METHODS:
@@ -224,20 +225,25 @@ class Thresholder:
         if self.calib is None or self.threshold is None:
             raise RuntimeError("threshold: call calibrate before flag")
         try:
-            if self.method == "spot":
-                return spot(self.calib, scores, self.risk, self.effective_level).flags
-            if self.method == "dspot":
-                return dspot(
-                    self.calib,
-                    scores,
-                    self.risk,
-                    self.effective_level,
-                    self.effective_depth,
-                    self.absorb,
-                    self.absorb_share,
-                ).flags
+            if self.method in ("spot", "dspot"):
+                result = (
+                    spot(self.calib, scores, self.risk, self.effective_level)
+                    if self.method == "spot"
+                    else dspot(
+                        self.calib,
+                        scores,
+                        self.risk,
+                        self.effective_level,
+                        self.effective_depth,
+                        self.absorb,
+                        self.absorb_share,
+                    )
+                )
+                self.last_thresholds = result.thresholds
+                return result.flags
         except ThresholdConfigError as err:
             raise SeriesInputError(f"threshold {self.method}: {err}") from err
+        self.last_thresholds = np.full(np.shape(scores), self.threshold)
         return np.asarray(scores) > self.threshold
 
 
@@ -342,9 +348,11 @@ class RobustZScoreDetector(CalibratedDetector):
         risk: float = 1e-2,
         level: float = 0.98,
         depth: int = 100,
+        absorb: int = 0,
+        absorb_share: float = 0.6,
     ) -> None:
         self.smooth, self.clip, self.scale_floor = smooth, clip, scale_floor
-        super().__init__(calib_fraction, threshold, risk, level, depth)
+        super().__init__(calib_fraction, threshold, risk, level, depth, absorb, absorb_share)
         self._scale: RobustScale | None = None
 
     def _score(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -376,6 +384,8 @@ class IsolationForestDetector(CalibratedDetector):
         risk: float = 1e-2,
         level: float = 0.98,
         depth: int = 100,
+        absorb: int = 0,
+        absorb_share: float = 0.6,
     ) -> None:
         self.n_estimators, self.max_samples, self.smooth, self.seed = (
             n_estimators,
@@ -383,7 +393,7 @@ class IsolationForestDetector(CalibratedDetector):
             smooth,
             seed,
         )
-        super().__init__(calib_fraction, threshold, risk, level, depth)
+        super().__init__(calib_fraction, threshold, risk, level, depth, absorb, absorb_share)
         self._forest: IsolationForest | None = None
         self._scale: RobustScale | None = None
 
@@ -431,6 +441,8 @@ class PcaResidualDetector(CalibratedDetector):
         risk: float = 1e-2,
         level: float = 0.98,
         depth: int = 100,
+        absorb: int = 0,
+        absorb_share: float = 0.6,
     ) -> None:
         if not 0 < variance < 1:
             raise SeriesInputError(f"{self.name}: variance: expected in (0, 1), got {variance}")
@@ -440,7 +452,7 @@ class PcaResidualDetector(CalibratedDetector):
             scale_floor,
             seed,
         )
-        super().__init__(calib_fraction, threshold, risk, level, depth)
+        super().__init__(calib_fraction, threshold, risk, level, depth, absorb, absorb_share)
         self._pca: PCA | None = None
         self._mean: np.ndarray | None = None  # (D,)
         self._scale: np.ndarray | None = None  # (D,)

@@ -4,10 +4,8 @@ score = w_e * energy + w_r * response + w_s * SLA violations, lower is better. E
 made dimensionless by a fixed physical scale, so scores are comparable across forks, episodes
 and runs (a per-batch normalisation would make a score depend on the other candidates):
 - energy / (H * power_ref_w * interval_s * horizon): the fraction of the energy the whole
-  cluster would draw at full power over the horizon (power_ref_w defaults to 5.05 W, the top
-  of the Raspberry-Pi power curves);
-- mean response time / response_ref_s (default 6000 s, the mean SLA deadline of 20
-  intervals of 300 s);
+  cluster would draw at full power over the horizon;
+- mean response time / response_ref_s;
 - SLA violations / (C * horizon): violations per slot and interval.
 A mean response time of NaN (no container finished within the horizon) is replaced by the
 worst finite response time of the batch, since a candidate that finishes nothing is at least
@@ -43,14 +41,18 @@ class Cosimulator(Protocol):
 
 @dataclass(frozen=True)
 class CosimScoring:
-    """Weights and horizon of the co-simulated score; validated on construction."""
+    """Weights and horizon of the co-simulated score; validated on construction.
 
-    horizon: int = 3
-    w_energy: float = 0.8
-    w_response: float = 0.2
-    w_sla: float = 0.0
-    power_ref_w: float = 5.05
-    response_ref_s: float = 6000.0
+    No field has a default: the config (`conf/migrator/gan.yaml` `cosim`, GOBI's in
+    `conf/scheduler/gobi.yaml`) is the one place the objective is set.
+    """
+
+    horizon: int
+    w_energy: float
+    w_response: float
+    w_sla: float
+    power_ref_w: float  # energy scale, W (the top of the Raspberry-Pi power curves: 5.05)
+    response_ref_s: float  # response-time scale, s
     source: str = "conf/migrator/gan.yaml"
 
     def __post_init__(self) -> None:
@@ -76,15 +78,22 @@ class CosimScoring:
 
     @classmethod
     def from_config(cls, cfg: Any, source: str = "conf/migrator/gan.yaml") -> CosimScoring:
-        """Build from a mapping with horizon and weights {energy, response, sla}."""
-        weights = cfg.get("weights", {}) or {}
+        """Build from a mapping with horizon, weights {energy, response, sla}, power_ref_w and
+        response_ref_s; a missing field is an error naming it."""
+        weights = cfg.get("weights") if cfg is not None else None
+        missing = [k for k in ("horizon", "power_ref_w", "response_ref_s") if k not in (cfg or {})]
+        missing += [
+            f"weights.{k}" for k in ("energy", "response", "sla") if k not in (weights or {})
+        ]
+        if missing:
+            raise CosimConfigError(f"{source}: cosim is missing {', '.join(missing)}")
         return cls(
-            horizon=cfg.get("horizon", 3),
-            w_energy=float(weights.get("energy", 0.8)),
-            w_response=float(weights.get("response", 0.2)),
-            w_sla=float(weights.get("sla", 0.0)),
-            power_ref_w=float(cfg.get("power_ref_w", 5.05)),
-            response_ref_s=float(cfg.get("response_ref_s", 6000.0)),
+            horizon=cfg["horizon"],
+            w_energy=float(weights["energy"]),
+            w_response=float(weights["response"]),
+            w_sla=float(weights["sla"]),
+            power_ref_w=float(cfg["power_ref_w"]),
+            response_ref_s=float(cfg["response_ref_s"]),
             source=source,
         )
 

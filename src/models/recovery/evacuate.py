@@ -2,8 +2,8 @@
 host it flags.
 
 This is the "always migrate everything from a faulty host" reference that PreGAN's quality
-bar names: the same detector, the same target rule (`spread`: least-loaded healthy host with
-room, loads updated as moves are taken), but no generator to decide which containers are
+bar names: the same detector, the same target rule (`decoding.spread`: least-loaded healthy
+host with room, loads updated as moves are taken), but no generator to decide which containers are
 worth moving and no discriminator to veto. Comparing the two isolates what the GAN adds:
 fewer migrations per fault at equal or better QoS.
 """
@@ -16,10 +16,15 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig
 
-from pregan.models.recovery.fault_classifier import FaultClassifierModule
-from pregan.models.recovery.gan_migrator import Flagger, decision_point, spread
 from pregan.models.interfaces import FitContext
-from pregan.models.recovery.pregan import ClassifierFlagger, classifier_verdict, fit_classifier
+from pregan.models.recovery.classifier_flagging import (
+    ClassifierFlagger,
+    Flagger,
+    classifier_verdict,
+    fit_classifier,
+)
+from pregan.models.recovery.decoding import decision_point, spread
+from pregan.models.recovery.fault_classifier import FaultClassifierModule
 from pregan.simulation.interfaces import ClusterSpec, Observation, RecoveryDecision
 
 
@@ -32,8 +37,7 @@ class EvacuatePolicy:
         self.flagger, self.window = flagger, window
 
     def reset(self, spec: ClusterSpec) -> None:
-        if (placements := getattr(self.flagger, "placements", None)) is not None:
-            placements.reset()
+        """No per-episode state: the flagger reads every input from the observation."""
 
     def decide(self, obs: Observation, proposal: np.ndarray) -> RecoveryDecision:
         proposal = np.asarray(proposal, dtype=np.int64)
@@ -41,8 +45,7 @@ class EvacuatePolicy:
         if obs.t < self.window or not flags.any():
             return decision
         point = decision_point(obs, proposal, flags, emb, None)
-        on_flagged = (proposal >= 0) & flags[np.clip(proposal, 0, None)]  # (C,)
-        decision.placement = spread(point, np.flatnonzero(on_flagged))
+        decision.placement = spread(point, np.flatnonzero(point.movable))
         return decision
 
 

@@ -21,7 +21,6 @@ import torch
 from torch import nn
 from torchmetrics import MaxMetric, MeanMetric
 from torchmetrics.classification import (
-    BinaryF1Score,
     BinaryPrecisionRecallCurve,
     MulticlassAccuracy,
 )
@@ -153,11 +152,9 @@ class FaultClassifierModule(L.LightningModule):
         self.val_loss = MeanMetric()
         self.val_curve = BinaryPrecisionRecallCurve()  # exact thresholds (sorting, deterministic)
         self.val_f1_best = MaxMetric()
+        self.val_f1_best.persistent(True)  # travels with checkpoints: a resumed fit keeps it
         self.val_class_acc = MulticlassAccuracy(num_classes=n_classes, average="micro")
         self.val_diag_top1 = MeanMetric()
-        self.test_f1 = BinaryF1Score()
-        self.test_class_acc = MulticlassAccuracy(num_classes=n_classes, average="micro")
-        self.test_diag_top1 = MeanMetric()
 
     # ---------------------------------------------------------------- data statistics
     def set_data_stats(
@@ -321,7 +318,8 @@ class FaultClassifierModule(L.LightningModule):
         return rc.gather(-1, top).squeeze(-1)[single]  # (M,)
 
     def on_train_start(self) -> None:
-        self.val_f1_best.reset()  # the sanity check's values must not count
+        if self.trainer.ckpt_path is None:  # a resumed fit keeps its best so far
+            self.val_f1_best.reset()  # the sanity check's values must not count
 
     def validation_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
         x, faulty, cls, rc, cnt, dem = batch
@@ -359,27 +357,6 @@ class FaultClassifierModule(L.LightningModule):
         if self.val_diag_top1.update_count:
             self.log("val/diag_top1", self.val_diag_top1.compute())
         for metric in (self.val_loss, self.val_curve, self.val_class_acc, self.val_diag_top1):
-            metric.reset()
-
-    def test_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
-        x, faulty, cls, rc, cnt, dem = batch
-        out = self(x, cnt, dem)
-        flags = (torch.softmax(out.logits, -1)[..., 1] >= self.threshold).long()  # (B, H)
-        self.test_f1.update(flags.reshape(-1), faulty.reshape(-1))
-        mask = faulty.bool()
-        if mask.any():
-            self.test_class_acc.update(self.prototypes.classify(out.embedding[mask]), cls[mask] - 1)
-        hits = self._diag_top1(out.dim_logits, rc, cls)
-        if hits.numel():
-            self.test_diag_top1.update(hits)
-
-    def on_test_epoch_end(self) -> None:
-        self.log("test/f1", self.test_f1.compute())
-        if self.test_class_acc.update_count:
-            self.log("test/class_acc", self.test_class_acc.compute())
-        if self.test_diag_top1.update_count:
-            self.log("test/diag_top1", self.test_diag_top1.compute())
-        for metric in (self.test_f1, self.test_class_acc, self.test_diag_top1):
             metric.reset()
 
     def configure_optimizers(self) -> Any:

@@ -1,7 +1,8 @@
 """GOBI, the original's underlying scheduler: gradient descent on a learned placement objective.
 
 A surrogate network predicts the co-simulated 0.8*energy + 0.2*latency of a placement. To
-place, the one-hot placement is relaxed to a per-container softmax over hosts and optimised
+place, the one-hot placement is relaxed to a per-container softmax over its candidate hosts
+(all hosts up to `n_candidates` + 1; beyond, the least-utilised ones and its own) and optimised
 by AdamW (lr 0.8, cosine schedule, at most 200 iterations, stopping once the rounded
 placement has not changed for 30 rounds), then rounded to one-hot and repaired: containers
 whose chosen host is down or full take their next-best feasible host.
@@ -26,10 +27,17 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-from pregan.models.components.generator import feasible_moves, placement_matrix
 from pregan.models.components.surrogate import PlacementSurrogate
 from pregan.models.recovery.cosim_scoring import CosimScoring
 from pregan.simulation.interfaces import Observation
+from pregan.simulation.placement import (
+    Capacity,
+    best_scored,
+    capacity_matrix,
+    demand_matrix,
+    one_hot,
+    relocate,
+)
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +64,7 @@ class GobiSurrogateModule(L.LightningModule):
         self,
         n_hosts: int,
         n_slots: int,
-        hidden: int = 64,
+        hidden: int = 16,
         lr: float = 1e-3,
         target_mean: float = 0.0,
         target_std: float = 1.0,
@@ -99,16 +107,16 @@ def collect_surrogate_data(
     for seed in seeds:
         sim = make_sim(int(seed))
         spec = sim.spec
-        capacity = np.stack([spec.host_ips, spec.host_ram_mb, spec.host_disk_mb], axis=1)
+        capacity = capacity_matrix(spec)  # (H, 3)
         while not sim.done:
             obs = sim.observe()
             proposal = np.asarray(scheduler.place(obs), dtype=np.int64)
-            demand = np.stack([obs.container_mips, obs.container_ram_mb, obs.container_disk_mb], 1)
-            base = placement_matrix(proposal, spec.n_hosts)  # (C, H)
+            demand = demand_matrix(obs)  # (C, 3)
+            base = one_hot(proposal, spec.n_hosts)  # (C, H)
             cands = [proposal]
             for _ in range(n_perturb):
                 noisy = base + rng.gumbel(size=base.shape) * rng.uniform(0.3, 2.0)  # (C, H)
-                cands.append(feasible_moves(noisy, proposal, demand, capacity, obs.host_up))
+                cands.append(perturbed(noisy, proposal, demand, capacity, obs.host_up))
             cands = np.stack(cands)  # (B, C)
             # Training seeds: candidates are scored under the true current faults.
             y = scoring.score(sim.cosimulator(sim.true_faults()), cands)  # (B,)
@@ -116,7 +124,7 @@ def collect_surrogate_data(
             for c, v in zip(cands, y, strict=True):
                 hosts.append(host_cpu)
                 conts.append(cont)
-                places.append(placement_matrix(c, spec.n_hosts))
+                places.append(one_hot(c, spec.n_hosts))
                 ys.append(v)
             sim.step(proposal)
     return (np.stack(hosts), np.stack(conts), np.stack(places), np.asarray(ys, dtype=np.float32))
@@ -130,7 +138,7 @@ def train_surrogate(
     batch_size: int,
     lr: float,
     seed: int,
-    hidden: int = 64,
+    hidden: int = 16,
 ) -> GobiSurrogateModule:
     """Fit a GobiSurrogateModule on collected data with a quiet CPU Lightning Trainer."""
     L.seed_everything(seed, workers=True, verbose=False)
@@ -186,6 +194,26 @@ def save_surrogate(module: GobiSurrogateModule, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def perturbed(
+    scores: np.ndarray,
+    proposal: np.ndarray,
+    demand: np.ndarray,
+    capacity: np.ndarray,
+    host_up: np.ndarray,
+) -> np.ndarray:
+    """The feasible placement a noisy (C, H) score matrix reads as: a container moves when
+    some host scores above its own, most confident first (largest margin), to the
+    highest-scoring up host with room among those; otherwise it stays."""
+    placed = np.flatnonzero(proposal >= 0)
+    own = np.full(proposal.shape[0], np.inf)
+    own[placed] = scores[placed, proposal[placed]]
+    margin = np.where(proposal >= 0, scores.max(axis=1) - own, -np.inf)  # (C,)
+    movers = np.flatnonzero(margin > 0)
+    movers = movers[np.argsort(-margin[movers], kind="stable")]
+    state = Capacity.under(proposal, demand, capacity, host_up)
+    return relocate(proposal, movers, demand, state, best_scored(scores, floor=own))
+
+
 def repair(
     logits: np.ndarray,
     active: np.ndarray,
@@ -195,17 +223,11 @@ def repair(
 ) -> np.ndarray:
     """Round relaxed (C, H) logits to a feasible placement: most confident containers first,
     each takes its best-ranked up host with room for its MIPS, RAM and disk; -1 if none."""
-    out = np.full(logits.shape[0], -1, dtype=np.int64)
-    free = capacity.astype(np.float64).copy()  # (H, R)
+    empty = np.full(logits.shape[0], -1, dtype=np.int64)
     rows = np.flatnonzero(active)
     order = rows[np.argsort(-logits[rows].max(axis=1), kind="stable")]
-    for c in order:
-        fits = host_up & (free >= demand[c]).all(axis=1)  # (H,)
-        if fits.any():
-            h = int(np.flatnonzero(fits)[np.argmax(logits[c, fits])])
-            out[c] = h
-            free[h] -= demand[c]
-    return out
+    state = Capacity.under(empty, demand, capacity.astype(np.float64), host_up)
+    return relocate(empty, order, demand, state, best_scored(logits))
 
 
 class GOBIScheduler:
@@ -219,6 +241,7 @@ class GOBIScheduler:
         lr: float = 0.8,
         max_iters: int = 200,
         patience: int = 30,
+        n_candidates: int = 15,
         train: Any = None,
         sim_cfg: Any = None,
         module: GobiSurrogateModule | None = None,
@@ -229,12 +252,14 @@ class GOBIScheduler:
         scheduler whose proposals are perturbed) and `train` (seeds, n_perturb, epochs,
         batch_size, lr, seed).
         """
-        if lr <= 0 or max_iters <= 0 or patience <= 0:
+        if lr <= 0 or max_iters <= 0 or patience <= 0 or n_candidates <= 0:
             raise ValueError(
-                f"conf/scheduler/gobi.yaml: lr, max_iters and patience must be positive, got "
-                f"lr={lr}, max_iters={max_iters}, patience={patience}"
+                "conf/scheduler/gobi.yaml: lr, max_iters, patience and n_candidates must be "
+                f"positive, got lr={lr}, max_iters={max_iters}, patience={patience}, "
+                f"n_candidates={n_candidates}"
             )
         self.lr, self.max_iters, self.patience = lr, max_iters, patience
+        self.n_candidates = n_candidates
         if module is None:
             module = self._load_or_train(checkpoint, train, sim_cfg)
         self.module = module.eval().requires_grad_(False)
@@ -267,9 +292,7 @@ class GOBIScheduler:
             list(train.seeds),
             int(train.n_perturb),
             np.random.default_rng(int(train.seed)),
-            CosimScoring(
-                horizon=1, w_energy=0.8, w_response=0.2, source="conf/scheduler/gobi.yaml"
-            ),
+            CosimScoring.from_config(train.cosim, source="conf/scheduler/gobi.yaml"),
         )
         module = train_surrogate(
             data,
@@ -292,32 +315,53 @@ class GOBIScheduler:
         if not active.any():
             return out
         host_cpu, cont = surrogate_inputs(obs)
-        start = placement_matrix(np.where(obs.needs_placement, -1, obs.placement), spec.n_hosts)
-        logits = self.optimise(host_cpu, cont, start, active, np.asarray(obs.host_up, bool))
-        demand = np.stack([obs.container_mips, obs.container_ram_mb, obs.container_disk_mb], 1)
-        capacity = np.stack([spec.host_ips, spec.host_ram_mb, spec.host_disk_mb], axis=1)
-        return repair(logits, active, demand, capacity, np.asarray(obs.host_up, bool))
+        up = np.asarray(obs.host_up, bool)
+        start = np.where(obs.needs_placement, -1, obs.placement).astype(np.int64)  # (C,)
+        idx = candidate_hosts(start, host_cpu, up, self.n_candidates)  # (C, K)
+        x = self.optimise(host_cpu, cont, start, idx, active, up)  # (C, K)
+        # Hosts outside a container's candidates rank after them, least loaded first.
+        logits = np.broadcast_to(-1e6 - host_cpu.astype(np.float64), (spec.n_slots, spec.n_hosts))
+        logits = logits.copy()
+        np.put_along_axis(logits, idx, x, axis=1)
+        return repair(logits, active, demand_matrix(obs), capacity_matrix(spec), up)
 
     def optimise(
         self,
         host_cpu: np.ndarray,
         cont: np.ndarray,
         start: np.ndarray,
+        idx: np.ndarray,
         active: np.ndarray,
         host_up: np.ndarray,
     ) -> np.ndarray:
-        """Gradient descent on relaxed placement logits (C, H), started at `start` (one-hot
-        rows for placed containers, uniform for the rest); down hosts are masked out.
-        Records the surrogate objective of the hard start and of the rounded result in
-        `last_objective`."""
+        """Gradient descent on relaxed placement logits over each container's candidate hosts
+        (C, K) (`candidate_hosts`), started at `start` (C,) (its host placed, uniform over the
+        candidates if -1); down hosts are masked out. Records the surrogate objective of the
+        hard start and of the rounded result in `last_objective`."""
         net = self.module.surrogate
+        n_hosts = host_cpu.shape[0]
         hc, ct = host_cpu.astype(np.float64), (cont * active).astype(np.float64)  # (H,), (C,)
         mask = active.astype(np.float64)[:, None]  # (C, 1)
-        down = np.where(host_up, 0.0, -1e4)  # (H,)
-        first = net.placement_grad(hc, ct, start * mask)[0]
-        x = 3.0 * start.astype(np.float64)  # (C, H) logits
+        down = np.where(host_up[idx], 0.0, -1e4)  # (C, K)
+        flat = idx.ravel()  # (C*K,)
+
+        def objective(p: np.ndarray) -> tuple[float, np.ndarray]:
+            """Surrogate value and its gradient w.r.t. the relaxed rows p (C, K)."""
+            pm = p * mask
+            load = np.bincount(flat, (pm * ct[:, None]).ravel(), n_hosts)  # (H,)
+            count = np.bincount(flat, pm.ravel(), n_hosts)
+            y, g_load, g_count = net.host_grad(hc, load, count)
+            return y, (ct[:, None] * g_load[idx] + g_count[idx]) * mask  # (C, K)
+
+        hard0 = (idx == start[:, None]).astype(np.float64)  # (C, K) one-hot of placed rows
+        first = objective(hard0)[0]
+        # Containers of equal demand on equally loaded hosts get equal gradients, and a
+        # per-host surrogate has no per-slot term to tell them apart: a fixed jitter of the
+        # start logits lets them settle on different hosts.
+        jitter = np.random.default_rng(0)
+        x = 3.0 * hard0 + jitter.normal(0.0, 0.3, hard0.shape)  # (C, K) logits
         # AdamW (betas 0.9/0.999, weight decay 0.01, as torch's defaults) with a cosine
-        # learning rate, in NumPy with the surrogate's hand-derived gradient: on a (C, H)
+        # learning rate, in NumPy with the surrogate's hand-derived gradient: on a (C, K)
         # tensor and a small MLP, torch's per-operation overhead would dominate the cost.
         m, v = np.zeros_like(x), np.zeros_like(x)
         b1, b2, wd, eps = 0.9, 0.999, 0.01, 1e-8
@@ -326,21 +370,41 @@ class GOBIScheduler:
             lr = 0.5 * self.lr * (1.0 + math.cos(math.pi * it / self.max_iters))
             logits = x + down
             p = np.exp(logits - logits.max(axis=1, keepdims=True))
-            p /= p.sum(axis=1, keepdims=True)  # (C, H) relaxed placement
-            _, dp = net.placement_grad(hc, ct, p * mask)
-            dp = dp * mask
-            grad = p * (dp - (dp * p).sum(axis=1, keepdims=True))  # softmax backward (C, H)
+            p /= p.sum(axis=1, keepdims=True)  # (C, K) relaxed placement
+            _, dp = objective(p)
+            grad = p * (dp - (dp * p).sum(axis=1, keepdims=True))  # softmax backward (C, K)
             x *= 1.0 - lr * wd
             m = b1 * m + (1 - b1) * grad
             v = b2 * v + (1 - b2) * grad * grad
-            x -= lr / (1 - b1 ** (it + 1)) * m / (np.sqrt(v / (1 - b2 ** (it + 1))) + eps)
+            step = m / (np.sqrt(v / (1 - b2 ** (it + 1))) + eps)
+            x -= lr / (1 - b1 ** (it + 1)) * step
             now = (x + down).argmax(axis=1)  # (C,)
             unchanged = unchanged + 1 if choice is not None and np.array_equal(now, choice) else 0
             choice = now
             if unchanged >= self.patience:
                 break
         self.last_iters = it + 1
-        final = x + down  # (C, H)
-        hard = np.eye(final.shape[1])[final.argmax(axis=1)] * mask  # (C, H)
-        self.last_objective = (first, net.placement_grad(hc, ct, hard)[0])
+        final = x + down  # (C, K)
+        hard = (final == final.max(axis=1, keepdims=True)).astype(np.float64)  # (C, K)
+        hard /= hard.sum(axis=1, keepdims=True)
+        self.last_objective = (first, objective(hard)[0])
         return final
+
+
+def candidate_hosts(
+    start: np.ndarray, host_cpu: np.ndarray, host_up: np.ndarray, k: int
+) -> np.ndarray:
+    """(C, K) hosts GOBI's gradient step may place each container on: the k + 1 up hosts of
+    lowest CPU utilisation, with a placed container's own host in place of the last of them
+    when it is not among them. With k + 1 >= H every host is a candidate (the original's
+    dense optimisation); beyond that, a container's best move is to a lightly loaded host,
+    and optimising over all H hosts per container costs C x H per step."""
+    n_hosts = host_cpu.shape[0]
+    if k + 1 >= n_hosts:
+        return np.tile(np.arange(n_hosts), (start.shape[0], 1))
+    order = np.argsort(np.where(host_up, host_cpu, np.inf), kind="stable")[: k + 1]  # (K,)
+    idx = np.tile(order, (start.shape[0], 1))  # (C, K)
+    own_in = (start[:, None] == order[None]).any(axis=1)
+    fix = (start >= 0) & ~own_in
+    idx[fix, -1] = start[fix]
+    return idx

@@ -6,7 +6,7 @@ last monitored metrics reaches that metric's threshold (or its heartbeat is gone
 thresholds maximise, on the validation episodes, the host-level F1 of that rule (coordinate
 ascent over the metrics, each free to stay off), with the decision timing of the runner
 (the metrics of interval t-1 against the truth of t-1). Flagged hosts are evacuated exactly as
-`model=evacuate` does (`gan_migrator.spread`: least-loaded healthy host with room).
+`model=evacuate` does (`decoding.spread`: least-loaded healthy host with room).
 Diagnosis ranks a host's metrics by how far each is over its threshold; the class is the
 fault kind of the most exceeded metric.
 """
@@ -21,7 +21,7 @@ import numpy as np
 from pregan.data.episodes import load_split
 from pregan.io import write_json_atomic
 from pregan.models.interfaces import FitContext
-from pregan.models.recovery.gan_migrator import decision_point, spread
+from pregan.models.recovery.decoding import decision_point, spread
 from pregan.simulation.interfaces import FAULT_KINDS, ClusterSpec, Observation, RecoveryDecision
 from pregan.simulation.record import METRIC_FAULT_CLASS
 

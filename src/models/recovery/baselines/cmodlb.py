@@ -29,9 +29,10 @@ from pregan.models.recovery.baselines.cmodlb_predictor import (
     predicted_dims,
 )
 from pregan.models.recovery.baselines.kmeans import kmeans
-from pregan.models.recovery.baselines.migration import least_loaded, migrate_mmt
+from pregan.models.recovery.baselines.migration import migrate_mmt
 from pregan.models.recovery.baselines.selection import by_priority
 from pregan.simulation.interfaces import ClusterSpec, Observation, RecoveryDecision
+from pregan.simulation.placement import least_loaded
 
 UNWATCHED_DIM_SCORE = -1.0
 """dim_scores of resources CMODLB does not predict (network): below any utilisation."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pregan.models.recovery.baselines.loess_policy import LoessMigrationPolicy
 from pregan.models.recovery.baselines.method import PolicyMethod
-from pregan.models.recovery.baselines.migration import first_fit
+from pregan.simulation.placement import first_fit
 
 
 class DFTMMethod(PolicyMethod):

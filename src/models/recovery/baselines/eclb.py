@@ -16,9 +16,10 @@ import numpy as np
 
 from pregan.models.recovery.baselines.diagnosis import cpu_first_dim_scores
 from pregan.models.recovery.baselines.method import PolicyMethod
-from pregan.models.recovery.baselines.migration import CapacityState, migrate_mmt
+from pregan.models.recovery.baselines.migration import migrate_mmt
 from pregan.models.recovery.baselines.selection import by_priority, threshold_hosts
 from pregan.simulation.interfaces import ClusterSpec, Observation, RecoveryDecision
+from pregan.simulation.placement import Capacity
 
 
 def extrapolate_cpu(host_metrics: np.ndarray) -> np.ndarray:
@@ -43,7 +44,7 @@ class ExpectedDelayTarget:
         self.latency_s = latency_s
         self.incoming = np.zeros(obs.spec.n_hosts)  # (H,) migrations into each host so far
 
-    def __call__(self, container: int, feasible: np.ndarray, state: CapacityState) -> int:
+    def __call__(self, container: int, feasible: np.ndarray, state: Capacity) -> int:
         share = self.bandwidth_mbps / (self.incoming + 1.0)  # (H,) downlink per migration
         migration_s = float(self.ram_mb[container]) / share + self.latency_s  # (H,)
         load_after = state.load + float(self.mips[container]) / state.ips  # (H,)

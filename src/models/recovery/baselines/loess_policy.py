@@ -13,9 +13,10 @@ import numpy as np
 
 from pregan.models.recovery.baselines.diagnosis import cpu_first_dim_scores
 from pregan.models.recovery.baselines.loess import predict_next_cpu
-from pregan.models.recovery.baselines.migration import TargetRule, least_loaded, migrate_mmt
+from pregan.models.recovery.baselines.migration import migrate_mmt
 from pregan.models.recovery.baselines.selection import by_priority, threshold_hosts
 from pregan.simulation.interfaces import ClusterSpec, Observation, RecoveryDecision
+from pregan.simulation.placement import TargetRule, least_loaded
 
 
 class LoessMigrationPolicy:

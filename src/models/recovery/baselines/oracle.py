@@ -1,12 +1,14 @@
-"""The oracle: recovery with the injected faults known, the upper bound of the comparison.
+"""The oracle: the planner given the true faults, the upper bound of the comparison.
 
-It is the only policy that sees ground truth, through `attach_ground_truth(fn)`, which the
-evaluation runner calls with the simulator's `fault_class_now` (the (H,) fault class of the
-last executed interval). From the first interval after a fault shows up, and for as long as
-it lasts, every container the scheduler would run on a faulty host is moved to the
-least-loaded feasible healthy host (a crashed host's containers already need placement and
-are kept off faulty hosts the same way). Its detection, diagnosis and classification are the
-truth itself, which is what a bound should report.
+It is the only policy that sees ground truth. The runner hands it the simulator's
+`fault_class_now` (the (H,) fault class of the last executed interval, reported as its
+verdicts) through `attach_ground_truth`, `fault_truth_now` (the metrics the faults drove,
+its diagnosis) through `attach_root_cause`, and `true_faults` (the schedule's faults of the
+interval about to run) through `attach_true_faults`; like the planner it co-simulates through
+`attach_cosimulator`. At every interval with a truly faulty host it runs the planner's search
+(`planner.plan`: the same candidate set, objective and budget) on a snapshot holding the true
+faults, so on its own objective no candidate of the planner's kind beats it, and a method that
+lands above it owes that to the co-simulated objective differing from the episode's figures.
 """
 
 from __future__ import annotations
@@ -14,16 +16,21 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+from omegaconf import DictConfig
 
 from pregan.models.recovery.baselines.method import PolicyMethod
-from pregan.models.recovery.baselines.migration import containers_on, least_loaded, relocate
-from pregan.simulation.faults import root_cause_table
-from pregan.simulation.interfaces import (
-    FAULT_KINDS,
-    ClusterSpec,
-    Observation,
-    RecoveryDecision,
+from pregan.models.recovery.cosim_scoring import CosimScoring
+from pregan.models.recovery.decoding import decision_point
+from pregan.models.recovery.planner import (
+    CosimulatorMissingError,
+    MakeCosim,
+    Plan,
+    plan,
+    scoring_from,
 )
+from pregan.simulation.cosim import FaultEstimate
+from pregan.simulation.faults import root_cause_table
+from pregan.simulation.interfaces import FAULT_KINDS, ClusterSpec, Observation, RecoveryDecision
 
 
 class GroundTruthMissingError(RuntimeError):
@@ -35,26 +42,44 @@ class GroundTruthShapeError(ValueError):
 
 
 class OraclePolicy:
-    """Moves every container off hosts that are truly faulty."""
+    """The planner's search over migrations off the truly faulty hosts, scored under the
+    true faults."""
 
-    def __init__(self, name: str = "oracle") -> None:
-        self.name = name
+    def __init__(self, scoring: CosimScoring, budget: int, name: str = "oracle") -> None:
+        self.name, self.scoring, self.budget = name, scoring, budget
         self._truth: Callable[[], np.ndarray] | None = None
+        self._true_faults: Callable[[], FaultEstimate] | None = None
+        self._root_cause: Callable[[], np.ndarray] | None = None
+        self._cosim: MakeCosim | None = None
+        self.last_plan: Plan | None = None
 
     def attach_ground_truth(self, fn: Callable[[], np.ndarray]) -> None:
         """`fn()` returns the (H,) int fault class (0 = none) of the last executed interval."""
         self._truth = fn
 
-    def reset(self, spec: ClusterSpec) -> None:
-        """No per-episode state; the truth callback is re-attached by the runner per episode."""
+    def attach_root_cause(self, fn: Callable[[], np.ndarray]) -> None:
+        """`fn()` returns the (H, D) bool metrics the faults drove in the last executed
+        interval; without it the diagnosis is each class's signature (every metric it can
+        drive, `pregan.simulation.faults.root_cause_table`)."""
+        self._root_cause = fn
 
-    def decide(self, obs: Observation, proposal: np.ndarray) -> RecoveryDecision:
+    def attach_true_faults(self, fn: Callable[[], FaultEstimate]) -> None:
+        """`fn()` returns the schedule's faults of the interval about to run."""
+        self._true_faults = fn
+
+    def attach_cosimulator(self, make: MakeCosim) -> None:
+        self._cosim = make
+
+    def reset(self, spec: ClusterSpec) -> None:
+        """No per-episode state; the runner re-attaches truth and cosimulator per episode."""
+        self.last_plan = None
+
+    def _classes(self, n_hosts: int) -> np.ndarray:
         if self._truth is None:
             raise GroundTruthMissingError(
                 "oracle: attach_ground_truth(fn) must be called before decide()"
             )
         classes = np.asarray(self._truth())
-        n_hosts = obs.spec.n_hosts
         if classes.shape != (n_hosts,) or not np.issubdtype(classes.dtype, np.integer):
             raise GroundTruthShapeError(
                 f"oracle: ground truth must be ({n_hosts},) int fault classes, "
@@ -65,19 +90,44 @@ class OraclePolicy:
                 f"oracle: fault classes must lie in 0..{len(FAULT_KINDS)}, "
                 f"got {classes.min()}..{classes.max()}"
             )
-        faulty = classes > 0
-        movers = containers_on(proposal, obs.active, np.flatnonzero(faulty))
-        return RecoveryDecision(
-            placement=relocate(obs, proposal, movers, faulty, least_loaded),
-            host_scores=faulty.astype(np.float32),
-            host_flags=faulty,
-            dim_scores=root_cause_table(obs.spec.metrics)[classes].astype(np.float32),
-            fault_class=classes.astype(np.int64),
+        return classes.astype(np.int64)
+
+    def decide(self, obs: Observation, proposal: np.ndarray) -> RecoveryDecision:
+        proposal = np.asarray(proposal, dtype=np.int64)
+        classes = self._classes(obs.spec.n_hosts)
+        seen = classes > 0
+        decision = RecoveryDecision(
+            placement=proposal,
+            host_scores=seen.astype(np.float32),
+            host_flags=seen,
+            dim_scores=(
+                np.asarray(self._root_cause(), dtype=np.float32)
+                if self._root_cause is not None
+                else root_cause_table(obs.spec.metrics)[classes].astype(np.float32)
+            ),
+            fault_class=classes,
         )
+        if self._true_faults is None or self._cosim is None:
+            raise CosimulatorMissingError(
+                "oracle: attach_true_faults(fn) and attach_cosimulator(make) must be called "
+                "before decide()"
+            )
+        truth = self._true_faults()
+        faulty = (np.asarray(truth.kind) > 0) & obs.host_up  # a crashed host's are evicted
+        if not faulty.any():
+            return decision
+        emb = np.zeros((faulty.shape[0], 1), np.float32)
+        point = decision_point(obs, proposal, faulty, emb, self._cosim(truth))
+        self.last_plan = plan(point, self.scoring, self.budget)
+        decision.placement = self.last_plan.placement
+        return decision
 
 
 class OracleMethod(PolicyMethod):
-    """The oracle as a `Method`; its policy needs `attach_ground_truth` before use."""
+    """The oracle as a `Method`; its policy needs the runner's truth and cosimulator."""
 
-    def __init__(self, name: str = "oracle") -> None:
-        super().__init__(OraclePolicy(name))
+    def __init__(self, name: str = "oracle", migrator: DictConfig | None = None) -> None:
+        if migrator is None:
+            raise ValueError("conf/model/oracle.yaml: `migrator` (cosim, planner) is required")
+        scoring, budget = scoring_from(migrator, "conf/migrator/gan.yaml")
+        super().__init__(OraclePolicy(scoring, budget, name))
