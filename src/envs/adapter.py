@@ -31,10 +31,14 @@ class PolicyAgent:
         base: EdgeRecoveryEnv = env.unwrapped
         sim = base.simulator
         self.policy.reset(sim.spec)
+        # The runner's attachments, in its order (src/evaluation/runner.py); the adapter test
+        # checks that both give the same QoS for every method of conf/model.
         if (attach_truth := getattr(self.policy, "attach_ground_truth", None)) is not None:
             attach_truth(sim.fault_class_now)
-        if (attach_faults := getattr(self.policy, "attach_true_faults", None)) is not None:
-            attach_faults(sim.true_faults)  # the oracle's planner co-simulates the true faults
+            if (attach_faults := getattr(self.policy, "attach_true_faults", None)) is not None:
+                attach_faults(sim.true_faults)  # the oracle's planner co-simulates the true faults
+        if (attach_root_cause := getattr(self.policy, "attach_root_cause", None)) is not None:
+            attach_root_cause(sim.fault_truth_now)
         if (attach_cosim := getattr(self.policy, "attach_cosimulator", None)) is not None:
             attach_cosim(sim.cosimulator)
 
