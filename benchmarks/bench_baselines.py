@@ -23,7 +23,10 @@ import torch
 from omegaconf import OmegaConf
 
 from pregan.models.recovery.baselines.cmodlb import CMODLBPolicy
-from pregan.models.recovery.baselines.cmodlb_predictor import NextIntervalAutoencoder
+from pregan.models.recovery.baselines.cmodlb_predictor import (
+    NextIntervalAutoencoder,
+    predicted_dims,
+)
 from pregan.models.recovery.baselines.dftm import DFTMMethod
 from pregan.models.recovery.baselines.eclb import ECLBMethod
 from pregan.models.recovery.baselines.none import NoneMethod
@@ -60,15 +63,17 @@ def record_episode(n_hosts: int, n_intervals: int, seed: int = 0):
     return steps
 
 
-def policies(seed: int = 0) -> dict[str, RecoveryPolicy]:
+def policies(metrics: tuple[str, ...], seed: int = 0) -> dict[str, RecoveryPolicy]:
+    """The baselines, CMODLB's predictor sized for the metrics it watches among `metrics`."""
+    watched = tuple(metrics[i] for i in predicted_dims(metrics))
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        predictor = NextIntervalAutoencoder(window=3)
+        predictor = NextIntervalAutoencoder(window=3, n_dims=len(watched))
     return {
         "pcft": PCFTMethod().policy(),
         "dftm": DFTMMethod().policy(),
         "eclb": ECLBMethod().policy(),
-        "cmodlb": CMODLBPolicy(predictor, window=3, seed=seed),
+        "cmodlb": CMODLBPolicy(predictor, window=3, seed=seed, metrics=watched),
         "none": NoneMethod().policy(),
     }
 
@@ -97,7 +102,7 @@ def main() -> None:
     print(f"{'hosts':>5} {'method':>7} {'median ms':>10} {'p95 ms':>8} {'max ms':>8}")
     for n_hosts in args.hosts:
         steps = record_episode(n_hosts, args.intervals)
-        for name, policy in policies().items():
+        for name, policy in policies(tuple(steps[0][0].spec.metrics)).items():
             ms = time_policy(policy, steps, args.repeats)
             median, p95, worst = np.median(ms), np.percentile(ms, 95), ms.max()
             verdict = ""

@@ -29,7 +29,8 @@ from pregan.models.recovery.decoding import decision_point
 from pregan.models.recovery.fault_classifier import FaultClassifierModule
 from pregan.models.recovery.gan_migrator import GanMigratorModule
 from pregan.models.recovery.gobi import GOBIScheduler, GobiSurrogateModule
-from pregan.models.recovery.planner import PlannerPolicy, scoring_from
+from pregan.models.recovery.planner import PlannerPolicy
+from pregan.models.recovery.planning import scoring_from
 from pregan.models.recovery.pregan import PreGANPolicy
 from pregan.simulation.least_full import LeastFullScheduler
 from pregan.simulation.simulator import Simulator

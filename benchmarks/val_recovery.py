@@ -34,7 +34,8 @@ from pregan.models.recovery.classifier_flagging import ClassifierFlagger, fit_cl
 from pregan.models.recovery.evacuate import EvacuatePolicy
 from pregan.models.recovery.fault_classifier import FaultClassifierModule
 from pregan.models.recovery.gan_migrator import GanMigratorModule
-from pregan.models.recovery.planner import PlannerPolicy, scoring_from
+from pregan.models.recovery.planner import PlannerPolicy
+from pregan.models.recovery.planning import scoring_from
 from pregan.models.recovery.pregan import PreGANMethod, PreGANPolicy
 from pregan.simulation.interfaces import QOS_COLUMNS
 

@@ -108,7 +108,7 @@ def test_interrupted_run_resumes_to_the_same_metrics(tmp_path: Path, monkeypatch
     metrics of an uninterrupted run of the same seed, at every epoch and on the test episodes."""
     import torch
 
-    import pregan.models.recovery.pregan as pregan_mod
+    import pregan.models.recovery.classifier_flagging as pregan_mod
 
     overrides = ["debug=tiny", "model=pregan", "model.classifier.trainer.max_epochs=5"]
     straight = run_experiment(make_cfg(overrides, tmp_path / "straight"))

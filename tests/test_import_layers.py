@@ -29,13 +29,6 @@ SRC = REPO_ROOT / "src"
 PACKAGE = "pregan"  # the distribution maps `pregan` onto src/
 LAYERS = ("simulation", "data", "models", "evaluation")  # bottom to top
 
-# Known violations today, each being fixed on another branch. A strict xfail turns into a
-# failure (XPASS(strict)) the moment the fix lands: then delete the marker.
-REMOVE = "remove this xfail marker from tests/test_import_layers.py once the fix is merged"
-KNOWN = {
-    "methods-independent": f"models.recovery.evacuate imports models.recovery.pregan (branch recovery); {REMOVE}",
-}
-
 
 @dataclass(frozen=True)
 class Edge:
@@ -142,13 +135,19 @@ def cycles(edges: list[Edge]) -> list[list[str]]:
 
 
 def method_modules() -> dict[str, str]:
-    """conf/model/<name>.yaml -> the module of its `_target_` class."""
-    out = {}
-    for path in sorted((REPO_ROOT / "conf" / "model").glob("*.yaml")):
-        target = OmegaConf.load(path).get("_target_")
-        assert target, f"{path}: no _target_"
-        out[path.stem] = str(target).rsplit(".", 1)[0]
-    return out
+    """conf/model/<name>.yaml -> the module of its `_target_` class (a config without one
+    takes it from the model config its defaults list extends, e.g. pregan_online -> pregan)."""
+    folder = REPO_ROOT / "conf" / "model"
+
+    def target_of(name: str) -> str:
+        cfg = OmegaConf.load(folder / f"{name}.yaml")
+        if cfg.get("_target_"):
+            return str(cfg._target_)
+        parents = [d for d in cfg.get("defaults", []) if isinstance(d, str) and d != "_self_"]
+        assert parents, f"{folder / name}.yaml: no _target_ and no parent model config"
+        return target_of(parents[0])
+
+    return {p.stem: target_of(p.stem).rsplit(".", 1)[0] for p in sorted(folder.glob("*.yaml"))}
 
 
 def within(module: str, prefix: str) -> bool:
@@ -196,13 +195,7 @@ def violations(rule: str) -> list[str]:
 RULES = ["no-cycle", *(f"layer:{layer}" for layer in LAYERS[:-1]), "methods-independent"]
 
 
-@pytest.mark.parametrize(
-    "rule",
-    [
-        pytest.param(r, marks=pytest.mark.xfail(strict=True, reason=KNOWN[r])) if r in KNOWN else r
-        for r in RULES
-    ],
-)
+@pytest.mark.parametrize("rule", RULES)
 def test_import_rule(rule: str) -> None:
     found = violations(rule)
     assert not found, f"{rule}: {len(found)} violation(s)\n  " + "\n  ".join(found)

@@ -23,6 +23,8 @@ from scipy import stats
 
 METHOD_ORDER: tuple[str, ...] = (
     "pregan",
+    "pregan_online",
+    "planner",
     "evacuate",
     "threshold",
     "pcft",

@@ -16,7 +16,7 @@ from pregan.models.recovery.baselines.oracle import (
     OracleMethod,
 )
 from pregan.models.recovery.baselines.pcft import PCFTMethod
-from pregan.models.recovery.planner import CosimulatorMissingError
+from pregan.models.recovery.planning import CosimulatorMissingError
 from pregan.simulation.interfaces import RecoveryDecision, RecoveryPolicy
 
 CONF = Path(__file__).resolve().parents[2] / "conf"

@@ -97,6 +97,8 @@ def test_the_oracle_diagnoses_with_the_interval_truth() -> None:
     cfg.faults.scripted = [
         {"host": 1, "kind": "memory_leak", "onset": 2, "duration": 15, "intensity": 1.5}
     ]
-    outcome = run_recovery_episode(cfg, 0, LeastFullScheduler(), OracleMethod().policy())
+    migrator = OmegaConf.load(conf / "migrator/gan.yaml")
+    oracle = OracleMethod(migrator=migrator).policy()
+    outcome = run_recovery_episode(cfg, 0, LeastFullScheduler(), oracle)
     out = score_outcomes([outcome])
     assert out["hitrate_100"] == 1.0 and out["grid_hitrate_100"] == 1.0

@@ -9,12 +9,8 @@ from hydra.utils import instantiate
 from pregan.models.recovery.baselines.oracle import OracleMethod
 from pregan.models.recovery.classifier_flagging import UtilisationFlagger
 from pregan.models.recovery.decoding import candidate_placements, decision_point, spread
-from pregan.models.recovery.planner import (
-    CosimulatorMissingError,
-    PlannerMethod,
-    PlannerPolicy,
-    scoring_from,
-)
+from pregan.models.recovery.planner import PlannerMethod, PlannerPolicy
+from pregan.models.recovery.planning import CosimulatorMissingError, scoring_from
 from pregan.simulation.least_full import LeastFullScheduler
 from pregan.simulation.simulator import Simulator
 

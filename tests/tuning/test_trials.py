@@ -45,7 +45,7 @@ class _PruneAt(L.Callback):
 
 
 def test_a_pruned_trial_reads_pruned_everywhere(tmp_path: Path, monkeypatch, make_cfg) -> None:
-    import pregan.models.recovery.pregan as pregan_mod
+    import pregan.models.recovery.classifier_flagging as pregan_mod
     from pregan.tuning.search import run_search
 
     callbacks = pregan_mod._callbacks

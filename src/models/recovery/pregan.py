@@ -35,7 +35,7 @@ from pregan.models.recovery.decoding import decision_point
 from pregan.models.recovery.fault_classifier import FaultClassifierModule
 from pregan.models.recovery.gan_checkpoint import GanCheckpointError, load_gan
 from pregan.models.recovery.gan_migrator import GanMigratorModule
-from pregan.models.recovery.planner import MakeCosim, scoring_from, verdict_estimate
+from pregan.models.recovery.planning import MakeCosim, scoring_from, verdict_estimate
 from pregan.simulation.interfaces import ClusterSpec, Observation, RecoveryDecision
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ from omegaconf import DictConfig
 from pregan.models.recovery.baselines.method import PolicyMethod
 from pregan.models.recovery.cosim_scoring import CosimScoring
 from pregan.models.recovery.decoding import decision_point
-from pregan.models.recovery.planner import (
+from pregan.models.recovery.planning import (
     CosimulatorMissingError,
     MakeCosim,
     Plan,
