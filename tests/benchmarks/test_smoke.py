@@ -35,14 +35,6 @@ TINY_ARGS: dict[str, list[str]] = {
     "bench_pregan.py": ["--hosts", "4", "--repeats", "2"],
     "bench_simulator.py": ["--hosts", "4", "--intervals", "5"],
     "bench_env.py": ["--hosts", "4", "--envs", "2", "--steps", "3"],
-    "val_recovery.py": [
-        "--out",
-        "val.json",
-        "--workdir",
-        "work",
-        "debug=tiny",
-        "model.classifier.trainer.max_epochs=2",
-    ],
     "eval_classifier.py": ["debug=tiny", "model.classifier.trainer.max_epochs=2", "--seeds", "0"],
     "val_recovery.py": [
         "debug=tiny",
