@@ -207,8 +207,9 @@ def _diagnosis_metrics(outcomes: list[EpisodeOutcome]) -> dict[str, float | None
         sc = np.where(crash, raw.min(initial=0.0) - 1.0, raw)  # crashed cells rank last
         tr = o.truth_dims & m[..., None]  # (T, H, D)
         rows = tr.any(axis=(1, 2))  # (T,) intervals with a diagnosable fault
-        grid_scores.append(sc[rows].reshape(int(rows.sum()), -1))  # (N, H * D)
-        grid_truth.append(tr[rows].reshape(int(rows.sum()), -1))
+        n_rows, n_cells = int(rows.sum()), tr.shape[1] * tr.shape[2]  # N may be 0
+        grid_scores.append(sc[rows].reshape(n_rows, n_cells))  # (N, H * D)
+        grid_truth.append(tr[rows].reshape(n_rows, n_cells))
     g_truth = np.concatenate(grid_truth)
     if len(g_truth):
         g_scores = np.concatenate(grid_scores)

@@ -54,6 +54,15 @@ def test_diagnosis_per_host_and_over_the_grid() -> None:
     assert out["grid_hitrate_150"] == 1.0  # top-3 reaches (0,1)
 
 
+def test_an_episode_without_a_diagnosable_fault_scores_beside_one_with() -> None:
+    """A fault-free episode adds no grid rows (it crashed the grid diagnosis before)."""
+    quiet = _outcome()
+    quiet.truth_class[:] = 0
+    quiet.truth_dims[:] = False
+    out = score_outcomes([_outcome(), quiet])
+    assert out["grid_hitrate_100"] == (0.5 + 1.0) / 2  # the faulty episode's rows only
+
+
 def test_peak_memory_covers_the_recovery_phase_only(tmp_path) -> None:
     from pathlib import Path
 

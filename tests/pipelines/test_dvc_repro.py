@@ -51,6 +51,9 @@ def test_dvc_repro_from_a_fresh_clone(tmp_path: Path) -> None:
         "GIT_COMMITTER_EMAIL": "test@example.com",
     }
     env.pop("MLFLOW_TRACKING_URI", None)
+    # The clone resolves its own paths: a PROJECT_ROOT set earlier in this process (importing a
+    # pipeline script sets it to this checkout) would send the clone's outputs here.
+    env.pop("PROJECT_ROOT", None)
     _run(["git", "clone", "-q", str(REPO_ROOT), str(clone)], tmp_path, env)
     (clone / "conf" / "local").mkdir(parents=True)
     (clone / "conf" / "local" / "default.yaml").write_text(TINY_LOCAL)
