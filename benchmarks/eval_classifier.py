@@ -1,7 +1,7 @@
 """Quality of the fault classifier alone on the stored test episodes, over several seeds.
 
 Trains the classifier exactly as `python train.py model=pregan` does (it calls
-`pregan.models.recovery.pregan.fit_classifier` on the composed train config: same traces,
+`pregan.models.recovery.classifier_flagging.fit_classifier` on the composed train config: same traces,
 datamodule, trainer, checkpoint and early-stopping callbacks, best checkpoint by val/f1,
 threshold chosen on validation), once per training seed, then scores the stored test split
 with `pregan.evaluation.metrics`. The traces are `data/traces` when its manifests match the
@@ -42,7 +42,7 @@ from pregan.evaluation import metrics as M
 from pregan.io import write_json_atomic
 from pregan.models.interfaces import FitContext
 from pregan.models.recovery.fault_classifier import FaultClassifierModule
-from pregan.models.recovery.pregan import fit_classifier
+from pregan.models.recovery.classifier_flagging import fit_classifier
 from pregan.simulation.interfaces import FAULT_KINDS
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -189,3 +189,31 @@ def _callbacks(ctx: FitContext, ckpt_dir: Path) -> list[Any]:
         else:
             out.append(hydra.utils.instantiate(cfg))
     return out
+
+
+class ClassifierMethod:
+    """The half every classifier-driven method shares (`evacuate`, `planner`, `pregan`): hold
+    the classifier config, train it with `fit_classifier`, keep its best checkpoint as an
+    artifact. Subclasses add their policy (and PreGAN its GAN)."""
+
+    def __init__(self, name: str, classifier: DictConfig | None, source: str) -> None:
+        if classifier is None:
+            raise ValueError(f"{source}: `classifier` is required")
+        self.name, self.classifier_cfg = name, classifier
+        self.classifier: FaultClassifierModule | None = None
+        self._artifacts: dict[str, Path] = {}
+
+    def fit(self, ctx: FitContext) -> dict[str, float]:
+        self.classifier, metrics, best = fit_classifier(self.classifier_cfg, ctx)
+        if best is not None:
+            self._artifacts["classifier"] = best
+        return metrics
+
+    def fitted_classifier(self) -> FaultClassifierModule:
+        """The trained classifier, or a clear error when `fit` has not run."""
+        if self.classifier is None:
+            raise RuntimeError(f"{type(self).__name__}.policy(): call fit() first")
+        return self.classifier
+
+    def artifacts(self) -> dict[str, Path]:
+        return dict(self._artifacts)

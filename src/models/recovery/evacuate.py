@@ -10,21 +10,18 @@ fewer migrations per fault at equal or better QoS.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from omegaconf import DictConfig
 
-from pregan.models.interfaces import FitContext
 from pregan.models.recovery.classifier_flagging import (
     ClassifierFlagger,
+    ClassifierMethod,
     Flagger,
     classifier_verdict,
-    fit_classifier,
 )
 from pregan.models.recovery.decoding import decision_point, spread
-from pregan.models.recovery.fault_classifier import FaultClassifierModule
 from pregan.simulation.interfaces import ClusterSpec, Observation, RecoveryDecision
 
 
@@ -49,30 +46,14 @@ class EvacuatePolicy:
         return decision
 
 
-class EvacuateMethod:
+class EvacuateMethod(ClassifierMethod):
     """Fit trains PreGAN's classifier (same config, same early stopping); no GAN."""
 
     def __init__(
         self, name: str = "evacuate", classifier: DictConfig | None = None, **_: Any
     ) -> None:
-        if classifier is None:
-            raise ValueError("conf/model/evacuate.yaml: `classifier` is required")
-        self.name, self.classifier_cfg = name, classifier
-        self.classifier: FaultClassifierModule | None = None
-        self._artifacts: dict[str, Path] = {}
-
-    def fit(self, ctx: FitContext) -> dict[str, float]:
-        self.classifier, metrics, best = fit_classifier(self.classifier_cfg, ctx)
-        if best is not None:
-            self._artifacts["classifier"] = best
-        return metrics
+        super().__init__(name, classifier, "conf/model/evacuate.yaml")
 
     def policy(self) -> EvacuatePolicy:
-        if self.classifier is None:
-            raise RuntimeError("EvacuateMethod.policy(): call fit() first")
-        return EvacuatePolicy(
-            ClassifierFlagger(self.classifier), window=int(self.classifier.hparams.window)
-        )
-
-    def artifacts(self) -> dict[str, Path]:
-        return dict(self._artifacts)
+        classifier = self.fitted_classifier()
+        return EvacuatePolicy(ClassifierFlagger(classifier), window=int(classifier.hparams.window))

@@ -15,22 +15,19 @@ The oracle (`baselines.oracle`) is this planner given the true faults.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from omegaconf import DictConfig
 
-from pregan.models.interfaces import FitContext
 from pregan.models.recovery.classifier_flagging import (
     ClassifierFlagger,
+    ClassifierMethod,
     Flagger,
     classifier_verdict,
-    fit_classifier,
 )
 from pregan.models.recovery.cosim_scoring import CosimScoring
 from pregan.models.recovery.decoding import decision_point
-from pregan.models.recovery.fault_classifier import FaultClassifierModule
 from pregan.models.recovery.planning import (
     CosimulatorMissingError,
     MakeCosim,
@@ -86,7 +83,7 @@ class PlannerPolicy:
         return decision
 
 
-class PlannerMethod:
+class PlannerMethod(ClassifierMethod):
     """Fit trains PreGAN's classifier (same config, same early stopping); no GAN."""
 
     def __init__(
@@ -96,29 +93,17 @@ class PlannerMethod:
         migrator: DictConfig | None = None,
         **_: Any,
     ) -> None:
-        if classifier is None or migrator is None:
-            raise ValueError("conf/model/planner.yaml: `classifier` and `migrator` are required")
-        self.name, self.classifier_cfg = name, classifier
+        if migrator is None:
+            raise ValueError("conf/model/planner.yaml: `migrator` is required")
+        super().__init__(name, classifier, "conf/model/planner.yaml")
         self.scoring, self.budget = scoring_from(migrator, "conf/migrator/gan.yaml")
-        self.classifier: FaultClassifierModule | None = None
-        self._artifacts: dict[str, Path] = {}
-
-    def fit(self, ctx: FitContext) -> dict[str, float]:
-        self.classifier, metrics, best = fit_classifier(self.classifier_cfg, ctx)
-        if best is not None:
-            self._artifacts["classifier"] = best
-        return metrics
 
     def policy(self) -> PlannerPolicy:
-        if self.classifier is None:
-            raise RuntimeError("PlannerMethod.policy(): call fit() first")
+        classifier = self.fitted_classifier()
         return PlannerPolicy(
-            ClassifierFlagger(self.classifier),
-            window=int(self.classifier.hparams.window),
+            ClassifierFlagger(classifier),
+            window=int(classifier.hparams.window),
             scoring=self.scoring,
             budget=self.budget,
             name=self.name,
         )
-
-    def artifacts(self) -> dict[str, Path]:
-        return dict(self._artifacts)

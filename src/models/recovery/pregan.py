@@ -26,13 +26,12 @@ from pregan.console import rich_progress_bar
 from pregan.models.interfaces import FitContext
 from pregan.models.recovery.classifier_flagging import (
     ClassifierFlagger,
+    ClassifierMethod,
     Flagger,
     classifier_verdict,
-    fit_classifier,
 )
 from pregan.models.recovery.decision_points import collate_points, collect_points
 from pregan.models.recovery.decoding import decision_point
-from pregan.models.recovery.fault_classifier import FaultClassifierModule
 from pregan.models.recovery.gan_checkpoint import GanCheckpointError, load_gan
 from pregan.models.recovery.gan_migrator import GanMigratorModule
 from pregan.models.recovery.planning import MakeCosim, scoring_from, verdict_estimate
@@ -109,7 +108,7 @@ class PreGANPolicy:
         return decision
 
 
-class PreGANMethod:
+class PreGANMethod(ClassifierMethod):
     """`model=pregan`: classifier + GAN migrator (see the module docstring)."""
 
     def __init__(
@@ -120,18 +119,14 @@ class PreGANMethod:
         online: bool = False,
         **_: Any,
     ) -> None:
-        if classifier is None or migrator is None:
-            raise ValueError(
-                "conf/model/pregan.yaml: both `classifier` and `migrator` are required"
-            )
+        if migrator is None:
+            raise ValueError("conf/model/pregan.yaml: `migrator` is required")
+        super().__init__(name, classifier, "conf/model/pregan.yaml")
         # Fail at instantiation (config validation), not after the classifier has trained.
         _, self.budget = scoring_from(migrator, "conf/migrator/gan.yaml")
-        self.name, self.online = name, bool(online)
-        self.classifier_cfg = classifier
+        self.online = bool(online)
         self.migrator_cfg = migrator
-        self.classifier: FaultClassifierModule | None = None
         self.gan: GanMigratorModule | None = None
-        self._artifacts: dict[str, Path] = {}
 
     # ------------------------------------------------------------------ GAN
     def _fit_gan(self, ctx: FitContext) -> dict[str, float]:
@@ -199,9 +194,7 @@ class PreGANMethod:
         return {k: float(v) for k, v in trainer.callback_metrics.items() if k.endswith("_epoch")}
 
     def fit(self, ctx: FitContext) -> dict[str, float]:
-        self.classifier, metrics, best = fit_classifier(self.classifier_cfg, ctx)
-        if best is not None:
-            self._artifacts["classifier"] = best
+        metrics = super().fit(ctx)
         if ctx.policy_needed:  # no GAN for a run that only reports the classifier's metrics
             metrics.update(self._fit_gan(ctx))
         return metrics
@@ -216,9 +209,6 @@ class PreGANMethod:
             online=self.online,
             accept_threshold=float(self.migrator_cfg.get("accept_threshold", 0.5)),
         )
-
-    def artifacts(self) -> dict[str, Path]:
-        return dict(self._artifacts)
 
 
 def _train_seeds(ctx: FitContext) -> list[int]:
