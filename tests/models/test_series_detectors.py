@@ -26,6 +26,7 @@ from pregan.models.detectors.series_detectors import (
     SeriesInputError,
     Thresholder,
     context_deviation,
+    ewma,
     pot_threshold,
     trailing_mean,
 )
@@ -319,6 +320,53 @@ def test_pregan_dim_quantile_scales_down_a_dim_noisy_on_normal_rows() -> None:
     assert plain._dim_norm is None
     with pytest.raises(ValueError, match="dim_quantile"):
         PreganSeriesDetector(dim_quantile=1.0)
+
+
+def test_ewma_is_causal_and_decays() -> None:
+    x = np.array([[4.0, 0.0], [0.0, 2.0], [0.0, 0.0]], dtype=np.float32)
+    assert np.allclose(ewma(x, 0.5), [[4.0, 0.0], [2.0, 1.0], [1.0, 0.5]])
+    assert np.allclose(ewma(x, 1.0), x)
+    with pytest.raises(SeriesInputError, match="alpha"):
+        ewma(x, 0.0)
+
+
+def test_pregan_error_norm_smoothing_and_max_aggregate() -> None:
+    """zscore: a dim whose tail error is large but steady is not above 0 on its usual rows;
+    EWMA keeps a decaying trace of a spike where the trailing mean drops it; max picks the
+    largest dim; unknown options name themselves."""
+    kwargs = dict(window=5, latent=8, heads=2, epochs=1, batch_size=64, context=20, seed=0)
+    det = PreganSeriesDetector(error_norm="zscore", **kwargs)
+    det.fit(_series())
+    assert det._err_mean is not None and det._err_std is not None
+    err = np.stack([det._err_mean, det._err_mean + 3 * det._err_std])  # (2, D)
+    assert np.allclose(det._error_norm(err, "zscore"), [[0.0] * 4, [3.0] * 4], atol=1e-4)
+    assert np.allclose(det._error_norm(det._err_mean[None], "mean"), 1.0, atol=1e-5)
+    spike = np.zeros((10, 1), dtype=np.float32)
+    spike[0] = 1.0
+    det.smooth, det.smoothing = 3, "ewma"
+    assert det._smooth(spike)[5, 0] > 0.0
+    det.smoothing = "mean"
+    assert det._smooth(spike)[5, 0] == 0.0
+    det.aggregate = "max"
+    assert np.allclose(det._aggregate(np.arange(12.0).reshape(2, 6)), [5.0, 11.0])
+    with pytest.raises(ValueError, match="smoothing"):
+        PreganSeriesDetector(smoothing="median")
+    with pytest.raises(ValueError, match="error_norm"):
+        PreganSeriesDetector(error_norm="max")
+
+
+def test_pregan_diagnosis_ranks_by_a_chosen_term_without_changing_detection() -> None:
+    det = PreganSeriesDetector(window=5, latent=8, heads=2, epochs=2, batch_size=64, context=20)
+    det.fit(_series())
+    scores, flags, dim = det.score(_faulty_test())
+    for diagnosis in ("error", "context", "error_zscore"):
+        det.diagnosis = diagnosis
+        s2, f2, ranked = det.score(_faulty_test())
+        assert np.array_equal(s2, scores) and np.array_equal(f2, flags)
+        assert ranked.shape == dim.shape and not np.allclose(ranked, dim)
+        assert ranked[150:170].mean(axis=0).argmax() == 2  # the faulty dim leads
+    with pytest.raises(ValueError, match="diagnosis"):
+        PreganSeriesDetector(diagnosis="both")
 
 
 def test_pca_residual_sees_a_broken_correlation_within_range() -> None:

@@ -63,13 +63,23 @@ from pregan.models.detectors.series_detectors import (
     causal_spread,
     check_series,
     context_deviation,
+    ewma,
     split_calibration,
     trailing_mean,
 )
 from pregan.models.detectors.training import epoch_order
 
-AGGREGATES: tuple[str, ...] = ("rms", "mean", "top3", "top5")
+AGGREGATES: tuple[str, ...] = ("rms", "mean", "top3", "top5", "max")
 """How the per-dimension scores become one detection score (`_aggregate`)."""
+
+SMOOTHINGS: tuple[str, ...] = ("mean", "ewma")
+"""Causal smoothing of the per-dimension score over `smooth` rows (`_smooth`)."""
+
+ERROR_NORMS: tuple[str, ...] = ("mean", "zscore")
+"""How a dimension's forecast error is put in units of its held-out error (`_error_norm`)."""
+
+DIAGNOSES: tuple[str, ...] = ("score", "error", "context", "error_zscore")
+"""What ranks the dimensions for diagnosis (`_diagnosis`); detection always uses the score."""
 
 EncoderFactory = Callable[[int, int, int, int, int], nn.Module]
 """(n_features, window, latent, heads, gat_heads) -> module mapping (B, W, N, F) to (B, N, latent)."""
@@ -131,6 +141,9 @@ class PreganSeriesDetector(CalibratedDetector):
         weight_decay: float = 1e-5,
         relative: bool = True,
         smooth: int = 5,
+        smoothing: str = "mean",
+        error_norm: str = "mean",
+        diagnosis: str = "score",
         error_floor: float = 1e-3,
         context: int = 30,
         slow_context: int = 0,
@@ -178,6 +191,17 @@ class PreganSeriesDetector(CalibratedDetector):
                 f"{aggregate!r}, {error_weight}, {context_weight}, {recon_weight}"
             )
         self.recon_weight, self.recon_variance = recon_weight, recon_variance
+        if smoothing not in SMOOTHINGS or error_norm not in ERROR_NORMS:
+            raise ValueError(
+                f"{self.name}: smoothing must be one of {SMOOTHINGS} and error_norm one of "
+                f"{ERROR_NORMS}, got {smoothing!r}, {error_norm!r}"
+            )
+        self.smoothing, self.error_norm = smoothing, error_norm
+        if diagnosis not in DIAGNOSES:
+            raise ValueError(
+                f"{self.name}: diagnosis must be one of {DIAGNOSES}, got {diagnosis!r}"
+            )
+        self.diagnosis = diagnosis
         if not 0 <= dim_quantile < 1:
             raise ValueError(f"{self.name}: dim_quantile: expected in [0, 1), got {dim_quantile}")
         self.dim_quantile = dim_quantile
@@ -190,7 +214,8 @@ class PreganSeriesDetector(CalibratedDetector):
         self.seed = seed
         self.encoder_factory = encoder_factory or _fpe_encoder
         self._model: _Forecaster | None = None
-        self._err_scale: np.ndarray | None = None  # (D,) typical held-out error per dimension
+        self._err_mean: np.ndarray | None = None  # (D,) held-out error mean
+        self._err_std: np.ndarray | None = None  # (D,) held-out error sd
         self._dev_scale: np.ndarray | None = None  # (D,) training spread per dimension
         self._flat: np.ndarray | None = None  # (D,) bool: spread under z_floor in training
         self._history: np.ndarray | None = None  # (context, D) last training rows
@@ -213,21 +238,47 @@ class PreganSeriesDetector(CalibratedDetector):
         preds = [self._model(windows[i : i + 4096]) for i in range(0, windows.shape[0], 4096)]
         return (torch.cat(preds) - target).abs().numpy()  # (T, D)
 
-    def _dim_scores(self, series: np.ndarray, history: np.ndarray) -> np.ndarray:
-        """Smoothed normalised forecast error + context deviation per dimension: (T, D)."""
-        assert self._err_scale is not None and self._dev_scale is not None
-        err = self._errors(series, history) / self._err_scale  # (T, D)
+    def _terms(
+        self, series: np.ndarray, history: np.ndarray, error_norm: str
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(normalised forecast error, context deviations), each (T, D), before smoothing."""
+        assert self._dev_scale is not None
+        err = self._error_norm(self._errors(series, history), error_norm)  # (T, D)
         dev = context_deviation(series, history, self.context, self._dev_scale)  # (T, D)
         if self.slow_context:
             slow = context_deviation(series, history, self.slow_context, self._dev_scale)
             dev += self.slow_weight * slow  # (T, D)
         if self.flat_window and self._flat is not None and self._flat.any():
             err, dev = self._rescale_flat(series, history, err, dev)
+        return err, dev
+
+    def _dim_scores(self, series: np.ndarray, history: np.ndarray) -> np.ndarray:
+        """Smoothed normalised forecast error + context deviation per dimension: (T, D)."""
+        err, dev = self._terms(series, history, self.error_norm)
         dim = self.error_weight * err + self.context_weight * dev  # (T, D)
         if self.recon_weight:
             dim += self.recon_weight * self._recon_term(series)
-        dim = trailing_mean(dim, self.smooth)  # (T, D)
+        dim = self._smooth(dim)  # (T, D)
         return dim if self._dim_norm is None else dim / self._dim_norm
+
+    def _error_norm(self, err: np.ndarray, error_norm: str) -> np.ndarray:
+        """Forecast error (T, D) in units of this dimension's error on the held-out tail.
+
+        `mean`: err / its tail mean. `zscore`: max(0, err - tail mean) / tail standard
+        deviation, so a dimension whose error is routinely large but steady (a noisy channel)
+        counts by how far it leaves its usual band, not by its level. Both floored at
+        `error_floor`.
+        """
+        assert self._err_mean is not None and self._err_std is not None
+        if error_norm == "mean":
+            return err / np.maximum(self._err_mean, self.error_floor)
+        return np.maximum(err - self._err_mean, 0.0) / np.maximum(self._err_std, self.error_floor)
+
+    def _smooth(self, dim: np.ndarray) -> np.ndarray:
+        """Causal smoothing over `smooth` rows: trailing mean, or an EWMA of span `smooth`."""
+        if self.smoothing == "mean" or self.smooth <= 1:
+            return trailing_mean(dim, self.smooth)
+        return ewma(dim, 2.0 / (self.smooth + 1.0))
 
     def _recon_term(self, series: np.ndarray) -> np.ndarray:
         """Non-adapting PCA reconstruction contribution per dim, in tail-mean units: (T, D).
@@ -265,7 +316,7 @@ class PreganSeriesDetector(CalibratedDetector):
         return err, dev
 
     def _aggregate(self, dim: np.ndarray) -> np.ndarray:
-        """(T,) detection score from (T, D): RMS (default), mean, or the mean of the top 3 dims.
+        """(T,) detection score from (T, D): RMS (default), mean, max, or the mean of the top k dims.
 
         RMS keeps a fault on a few of 38 dims from being averaged away.
         """
@@ -273,6 +324,8 @@ class PreganSeriesDetector(CalibratedDetector):
             return np.sqrt(np.mean(dim**2, axis=1))
         if self.aggregate == "mean":
             return dim.mean(axis=1)
+        if self.aggregate == "max":
+            return dim.max(axis=1)
         k = int(self.aggregate.removeprefix("top"))  # "top3", "top5": mean of the k largest
         return np.sort(dim, axis=1)[:, -k:].mean(axis=1)
 
@@ -310,9 +363,7 @@ class PreganSeriesDetector(CalibratedDetector):
             self.train_losses.append(total / order.shape[0])
         # Scales from data the model never fitted (error) or from the head (spread), then
         # the threshold's calibration on the held-out tail's scores.
-        self._err_scale = np.maximum(
-            self._errors(tail, head).mean(axis=0), self.error_floor
-        ).astype(np.float32)
+        self.fit_error_scale(head, tail)
         self._flat = head.std(axis=0) < self.z_floor  # (D,)
         self._dev_scale = np.maximum(head.std(axis=0), self.z_floor).astype(np.float32)
         if self.recon_weight:
@@ -320,6 +371,12 @@ class PreganSeriesDetector(CalibratedDetector):
         self.fit_dim_norm(head, tail)
         self.thresholder.calibrate(self._aggregate(self._dim_scores(tail, head)))
         self._history = x[-max(self.window, self.context, self.slow_context) :]
+
+    def fit_error_scale(self, head: np.ndarray, tail: np.ndarray) -> None:
+        """Per-dim error statistics on the held-out tail, which the forecaster never fitted."""
+        tail_err = self._errors(tail, head)  # (T_tail, D)
+        self._err_mean = tail_err.mean(axis=0).astype(np.float32)
+        self._err_std = tail_err.std(axis=0).astype(np.float32)
 
     def fit_recon(self, head: np.ndarray, tail: np.ndarray) -> None:
         """The PCA term's subspace from the train head, its per-dim scale from the tail."""
@@ -347,4 +404,18 @@ class PreganSeriesDetector(CalibratedDetector):
         x = check_series(series, self._history.shape[1])
         dim = self._dim_scores(x, self._history)  # (T, D)
         scores = self._aggregate(dim)
-        return scores, self.thresholder.flag(scores), dim
+        return scores, self.thresholder.flag(scores), self._diagnosis(x, self._history, dim)
+
+    def _diagnosis(self, series: np.ndarray, history: np.ndarray, dim: np.ndarray) -> np.ndarray:
+        """(T, D) that ranks the dimensions: the per-dim score, or one of its terms alone.
+
+        `error`: the smoothed forecast error in tail-mean units; `error_zscore`: the same as a
+        tail z-score; `context`: the smoothed context deviations. Each is a multiple of that
+        dimension's usual variation, so the ranking is not led by a noisy channel.
+        """
+        if self.diagnosis == "score":
+            return dim
+        err, dev = self._terms(
+            series, history, "zscore" if self.diagnosis == "error_zscore" else "mean"
+        )
+        return self._smooth(dev if self.diagnosis == "context" else err)

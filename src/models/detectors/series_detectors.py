@@ -64,6 +64,18 @@ def trailing_mean(x: np.ndarray, k: int) -> np.ndarray:
     return ((c[t] - c[lo]) / width).astype(np.float32)
 
 
+def ewma(x: np.ndarray, alpha: float) -> np.ndarray:
+    """Causal exponentially weighted mean along axis 0: y_t = alpha x_t + (1 - alpha) y_{t-1}.
+
+    y_0 = x_0. Unlike the trailing mean, a spike decays instead of dropping out after k rows.
+    """
+    if not 0 < alpha <= 1:
+        raise SeriesInputError(f"ewma: alpha must be in (0, 1], got {alpha}")
+    frame = pd.DataFrame(np.asarray(x, dtype=np.float64).reshape(x.shape[0], -1))
+    out = frame.ewm(alpha=alpha, adjust=False).mean().to_numpy()
+    return out.reshape(x.shape).astype(np.float32)
+
+
 def context_deviation(
     x: np.ndarray, history: np.ndarray, window: int, scale: np.ndarray
 ) -> np.ndarray:
