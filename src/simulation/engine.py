@@ -77,16 +77,20 @@ class StepResult:
 
 def demand(state: SlotState, bank: WorkloadBank) -> Demand:
     act = state.active
-    tr = np.where(act, state.trace, 0)  # (B, C)
     s = state.sample % bank.length
+    flat = np.where(act, state.trace, 0) * bank.length + s  # (B, C) index into (N * L)
+
+    def at(series: np.ndarray) -> np.ndarray:
+        return np.where(act, series.reshape(-1).take(flat), 0.0)
+
     return Demand(
-        mips=np.where(act, bank.cpu_mips[tr, s], 0.0),
-        ram_mb=np.where(act, bank.ram_mb[tr, s], 0.0),
-        disk_read=np.where(act, bank.disk_read_mbps[tr, s], 0.0),
-        disk_write=np.where(act, bank.disk_write_mbps[tr, s], 0.0),
-        net_rx=np.where(act, bank.net_rx_mbps[tr, s], 0.0),
-        net_tx=np.where(act, bank.net_tx_mbps[tr, s], 0.0),
-        cpu_max=np.where(act, bank.cpu_max_mips[tr], 0.0),
+        mips=at(bank.cpu_mips),
+        ram_mb=at(bank.ram_mb),
+        disk_read=at(bank.disk_read_mbps),
+        disk_write=at(bank.disk_write_mbps),
+        net_rx=at(bank.net_rx_mbps),
+        net_tx=at(bank.net_tx_mbps),
+        cpu_max=np.where(act, bank.cpu_max_mips.take(np.where(act, state.trace, 0)), 0.0),
     )
 
 
@@ -106,7 +110,8 @@ def resolve_placement(
     cur = state.host
     tgt = np.where(state.active & (target >= 0), target, cur)  # (B, C)
     tgt_c = np.maximum(tgt, 0)
-    want = state.active & (tgt >= 0) & (tgt != cur) & ~down[tgt_c]
+    down = np.broadcast_to(down, (B, H))  # (H,) shared by all rows, or (B, H) per row
+    want = state.active & (tgt >= 0) & (tgt != cur) & ~down[np.arange(B)[:, None], tgt_c]
     need = np.stack([dem.mips, dem.ram_mb, state.disk_mb], axis=-1).reshape(B * C, 3)
     cap = np.stack([hosts.ips, hosts.ram_mb, hosts.disk_mb], axis=-1)  # (H, 3)
     key_all = (np.arange(B)[:, None] * H + tgt_c).ravel()  # (B*C,)
@@ -173,8 +178,11 @@ def device_dilation(need: np.ndarray, share: np.ndarray, left: np.ndarray) -> np
 
 
 def evict_crashed(state: SlotState, down: np.ndarray) -> None:
-    """Containers on a crashed host lose their progress and need placement elsewhere."""
-    hit = state.active & (state.host >= 0) & down[np.maximum(state.host, 0)]
+    """Containers on a crashed host lose their progress and need placement elsewhere.
+    `down`: (H,) shared by every row, or (B, H) per row."""
+    B = state.batch
+    down = np.broadcast_to(down, (B, down.shape[-1]))
+    hit = state.active & (state.host >= 0) & down[np.arange(B)[:, None], np.maximum(state.host, 0)]
     state.host = np.where(hit, -1, state.host)
     state.work_done = np.where(hit, 0.0, state.work_done)
     state.sample = np.where(hit, 0, state.sample)
@@ -187,15 +195,23 @@ def step(
     t: int,
     fx: FaultEffects,
     monitor: bool = True,
+    dem: Demand | None = None,
 ) -> StepResult:
     """Execute interval t for every batch row; updates `state` in place. `monitor=False`
-    (co-simulation) skips the monitored metrics and their truth (util and driven are empty)."""
+    (co-simulation) skips the monitored metrics and their truth (util and driven are empty).
+
+    `fx` holds (H,) arrays when every row is the same cluster (co-simulation's candidates)
+    or (B, H) when each row is its own cluster (`pregan.simulation.batch.ClusterBatch`);
+    both go through the same element-wise arithmetic, so a row's numbers do not depend on it.
+    `dem`: `demand(state, ctx.bank)` when the caller already has it for this very state.
+    """
     hosts, span_s, sd, ef = ctx.hosts, ctx.interval_s, ctx.slowdown, ctx.effects
     B, C = state.active.shape
     H = hosts.n_hosts
-    dem = demand(state, ctx.bank)
+    dem = demand(state, ctx.bank) if dem is None else dem
     cur = state.host.copy()
-    host = resolve_placement(state, target, dem, hosts, fx.down)
+    down = np.broadcast_to(fx.down, (B, H))
+    host = resolve_placement(state, target, dem, hosts, down)
     placed = host >= 0
     hc = np.maximum(host, 0)  # (B, C) safe index
     b_idx = np.arange(B)[:, None]
@@ -291,17 +307,17 @@ def step(
     if monitor:
         util, fault = _monitor(ctx, host, dem, rate, busy_s, fx, swapped, swapped_own, softirq,
                                in_mb, out_mb, own_ram, resident)  # fmt: skip
-        util[:, fx.down] = 0.0
+        util[down] = 0.0
         driven = fault >= ef.truth_min
-        driven[:, fx.down] = True
+        driven[down] = True
         cpu = util[..., 0]  # cpu is always column 0
     else:
         util = driven = np.zeros((B, H, 0))
         work = host_sums((rate * busy_s)[None], host, H)[0]  # (B, H) MI
         cpu = np.clip(work / (hosts.ips * span_s) + fx.cpu_hog + ctx.idle_cpu, 0.0, 1.0)
-        cpu[:, fx.down] = 0.0
+        cpu[down] = 0.0
     busy_cpu = np.clip(cpu + softirq - ctx.idle_cpu, 0.0, 1.0)
-    watts = np.where(fx.down, 0.0, power_w(hosts.power_w, busy_cpu))  # (B, H)
+    watts = np.where(down, 0.0, power_w(hosts.power_w, busy_cpu))  # (B, H)
 
     unplaced = (state.active & ~placed).sum(axis=1)
     state.work_done = np.where(placed & ~done, state.work_done + rate * busy_s, state.work_done)
