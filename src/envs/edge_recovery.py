@@ -29,7 +29,7 @@ from pregan.envs import spaces as S
 from pregan.envs.config import check_study_groups, env_section, load_config
 from pregan.simulation.batch import EpisodePlan, plan_episode
 from pregan.simulation.config import faults_from_dictconfig, simulation_from_dictconfig
-from pregan.simulation.hosts import build_hosts
+from pregan.simulation.hosts import build_hosts, cluster_spec
 from pregan.simulation.interfaces import QOS_COLUMNS, Observation
 from pregan.simulation.simulator import Simulator
 from pregan.simulation.workload import build_workload
@@ -110,9 +110,8 @@ class EdgeRecoveryEnv(gym.Env):
         self._faults_cfg = faults_from_dictconfig(self.cfg.faults, self._sim_cfg.n_hosts)
         self._hosts = build_hosts(self._sim_cfg)
         self._plans: dict[int, EpisodePlan] = {} if plan_cache is None else plan_cache
-        probe = self._simulator(0)
-        self.cluster = probe.spec
-        self.n_intervals = probe.n_intervals
+        self.cluster = cluster_spec(self._sim_cfg, self._hosts)  # what every episode runs on
+        self.n_intervals = int(self._sim_cfg.n_intervals)
         self.observation_space = S.observation_space(self.cluster, self.window)
         self.action_space = S.action_space(self.cluster)
         self.simulator: Simulator | None = None
@@ -163,12 +162,14 @@ class EdgeRecoveryEnv(gym.Env):
         mask = np.zeros_like(last["action_mask"])
         mask[:, 0] = 1
         self.observation, self.proposal = None, None
+        window = S.metrics_window(record.host_metrics, self.window)
         return {
             **last,
-            "metrics": S.metrics_window(record.host_metrics, self.window),
+            "metrics": window,
             "placement": placement,
             "proposal": placement.copy(),
             "slot_demand": np.zeros_like(last["slot_demand"]),
+            "slot_host_metrics": S.slot_host_metrics(window[None], placement[None])[0],
             "time": np.ones(1, dtype=np.float32),
             "action_mask": mask,
         }

@@ -15,6 +15,7 @@ Observation (`observation_space(spec, window)`), H hosts, C slots, D metrics, W 
 | placement | (C,) | int64 | [-1, H-1] | current host of each slot, -1 none |
 | proposal | (C,) | int64 | [-1, H-1] | the scheduler's placement for this interval |
 | slot_demand | (C, 3) | float32 | [0, 1] | base MIPS, RAM, disk over the largest host's |
+| slot_host_metrics | (C, D) | float32 | [0, 1] | last monitored metrics of each slot's host, zeros if none |
 | time | (1,) | float32 | [0, 1] | t / n_intervals |
 | action_mask | (C, H+1) | int8 | {0, 1} | 1 where the action is allowed |
 
@@ -52,6 +53,7 @@ def observation_space(spec: ClusterSpec, window: int) -> spaces.Dict:
             "placement": spaces.Box(-1, H - 1, (C,), np.int64),
             "proposal": spaces.Box(-1, H - 1, (C,), np.int64),
             "slot_demand": spaces.Box(0.0, 1.0, (C, N_RESOURCES), np.float32),
+            "slot_host_metrics": spaces.Box(0.0, 1.0, (C, D), np.float32),
             "time": spaces.Box(0.0, 1.0, (1,), np.float32),
             "action_mask": spaces.MultiBinary((C, H + 1)),
         }
@@ -101,6 +103,16 @@ def metrics_window(history: np.ndarray, window: int) -> np.ndarray:
     return out
 
 
+def slot_host_metrics(metrics: np.ndarray, placement: np.ndarray) -> np.ndarray:
+    """(B, C, D) float32: the last monitored row of each slot's host (zeros for a slot on
+    no host), from (B, W, H, D) windows and (B, C) placements. What a detector watching the
+    hosts would flag, put beside the slot whose action it concerns."""
+    last = metrics[:, -1]  # (B, H, D)
+    rows = np.arange(placement.shape[0])[:, None]
+    on = placement >= 0
+    return np.where(on[..., None], last[rows, np.maximum(placement, 0)], 0.0).astype(np.float32)
+
+
 def encode_batch(
     view: ClusterView,
     proposal: np.ndarray,
@@ -122,6 +134,7 @@ def encode_batch(
         "placement": view.placement.astype(np.int64),
         "proposal": np.asarray(proposal, dtype=np.int64).copy(),
         "slot_demand": np.clip(need / cap.max(axis=0), 0.0, 1.0).astype(np.float32),
+        "slot_host_metrics": slot_host_metrics(metrics, view.placement),
         "time": np.full((B, 1), min(t / n_intervals, 1.0), dtype=np.float32),
         "action_mask": action_mask(view, proposal),
     }

@@ -109,15 +109,17 @@ class EdgeRecoveryVectorEnv(VectorEnv):
         """After the last interval: the full window, where the slots ran, nothing to act on."""
         b, last = self.batch, self._obs
         placement = b._placement[:, -1].astype(np.int64)
+        window = b.metrics_window(self.env.window)
         mask = np.zeros_like(last["action_mask"])
         mask[:, :, 0] = 1
         self.proposal = None
         return {
             **{k: v.copy() for k, v in last.items()},
-            "metrics": b.metrics_window(self.env.window),
+            "metrics": window,
             "placement": placement,
             "proposal": placement.copy(),
             "slot_demand": np.zeros_like(last["slot_demand"]),
+            "slot_host_metrics": S.slot_host_metrics(window, placement),
             "time": np.ones_like(last["time"]),
             "action_mask": mask,
         }
@@ -173,4 +175,3 @@ class EdgeRecoveryVectorEnv(VectorEnv):
     def action_masks(self) -> np.ndarray:
         """(N, C * (H + 1)) bool: each environment's flattened mask."""
         return self._obs["action_mask"].reshape(self.num_envs, -1).astype(bool)
-
