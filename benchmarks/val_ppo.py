@@ -52,9 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     results["none_val_return"] = scheduler_alone(base)
     print(f"scheduler alone: {results['none_val_return']:.4f}")
     for setting in args.settings:
-        overrides = ["model=ppo", "model.progress_bar=false"] + [
-            o for o in setting.split(",") if o
-        ]
+        overrides = ["model=ppo", "model.progress_bar=false"] + [o for o in setting.split(",") if o]
         cfg = load_config(overrides)
         method = hydra.utils.instantiate(cfg.model, _recursive_=False)
         with tempfile.TemporaryDirectory() as tmp:
