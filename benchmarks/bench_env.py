@@ -8,7 +8,8 @@ environment's cost, not a policy's; episodes run through their ends and autorese
 from the training seeds (`data.train_seeds`) as an agent in training draws them, with their
 episode plans (workload bank, arrivals, faults, noise) drawn before timing (a new seed's
 costs about 0.1 s once). The vector environment is one `ClusterBatch`: each of its steps
-is one batched engine call over all the clusters. Timings depend on the machine's load: the
+is one batched engine call over all the clusters; the third line times that call alone
+(no scheduler, encoding or reward). Timings depend on the machine's load: the
 script prints the load average and thread count with them, and beside the wall-clock rate
 the rate per second of this process's CPU time, which other processes on a shared machine
 do not slow down.
@@ -63,6 +64,24 @@ def vector_rate(envs: EdgeRecoveryVectorEnv, steps: int) -> tuple[float, float]:
     return steps * envs.num_envs / wall, steps * envs.num_envs / cpu
 
 
+def engine_rate(envs: EdgeRecoveryVectorEnv, steps: int) -> tuple[float, float]:
+    """Cluster intervals per wall and CPU second of the batched engine alone: the vector
+    environment's `ClusterBatch` stepped with every container kept where it is (newcomers
+    wait), without scheduler, encoding or reward."""
+    envs.reset(seed=0)
+    batch = envs.batch
+    keep = np.full((batch.batch, batch.spec.n_slots), -1, dtype=np.int64)
+
+    def run() -> None:
+        for _ in range(steps):
+            if batch.done:
+                envs.reset()
+            batch.step(keep)
+
+    wall, cpu = _timed(run, steps)
+    return steps * batch.batch / wall, steps * batch.batch / cpu
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--hosts", type=int, default=16)
@@ -81,6 +100,7 @@ def main(argv: list[str] | None = None) -> None:
     vec = EdgeRecoveryVectorEnv(args.envs, cfg=cfg, seeds=seeds, plan_cache=plans)
     vector_rate(vec, 2)
     v_wall, v_cpu = vector_rate(vec, args.steps)
+    e_wall, e_cpu = engine_rate(vec, args.steps)
     load = os.getloadavg()
     print(f"hosts={args.hosts} envs={args.envs} threads={args.threads} cpus={os.cpu_count()} "
           f"load={load[0]:.2f},{load[1]:.2f},{load[2]:.2f}")  # fmt: skip
@@ -88,6 +108,8 @@ def main(argv: list[str] | None = None) -> None:
           f"{s_cpu:.0f} per CPU second)")  # fmt: skip
     print(f"vector env ({args.envs:>3})  {v_wall:10.0f} steps/s  ({1e3 / v_wall:.3f} ms per env step; "
           f"{v_cpu:.0f} per CPU second)")  # fmt: skip
+    print(f"batched engine    {e_wall:10.0f} rows/s   (ClusterBatch.step of {args.envs} clusters "
+          f"alone; {e_cpu:.0f} per CPU second)")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 validation seeds only (`data.val_seeds`), beside the scheduler alone on the same episodes.
 
     python benchmarks/val_ppo.py --out val_ppo.json "model.keep_bias=3" "model.keep_bias=6,model.ent_coef=0"
+    python benchmarks/val_ppo.py --out v.json --base simulation.n_hosts=8 "model.keep_bias=0"
 
 Each positional argument is one setting: comma-separated Hydra overrides of `model=ppo`
 (applied to conf/train.yaml, 16 hosts by default). Writes per setting the best validation
@@ -44,15 +45,18 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--base", action="append", default=[], help="override for every setting")
     p.add_argument("settings", nargs="+", help="comma-separated overrides per setting")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     results: dict = {"load_before": os.getloadavg()[0]}
-    base = load_config(["model=ppo", "model.progress_bar=false"])
+    base = load_config(["model=ppo", "model.progress_bar=false", *args.base])
     results["none_val_return"] = scheduler_alone(base)
     print(f"scheduler alone: {results['none_val_return']:.4f}")
     for setting in args.settings:
-        overrides = ["model=ppo", "model.progress_bar=false"] + [o for o in setting.split(",") if o]
+        overrides = ["model=ppo", "model.progress_bar=false", *args.base] + [
+            o for o in setting.split(",") if o
+        ]
         cfg = load_config(overrides)
         method = hydra.utils.instantiate(cfg.model, _recursive_=False)
         with tempfile.TemporaryDirectory() as tmp:
