@@ -133,15 +133,13 @@ class ClusterBatch:
         return self._ctx
 
     def _bank_offsets(self, plans: Sequence[EpisodePlan]) -> np.ndarray:
-        """(B,) first row of each plan's bank in the stacked bank; restacks only for a bank
-        not seen before (a vector environment reuses a handful of seeds' banks)."""
+        """(B,) first row of each plan's bank in the stacked bank. Restacked, from the banks
+        of these plans only, when one of them is not in it (a vector environment replaying a
+        handful of training seeds soon holds all of their banks and stops restacking)."""
         known = {id(b): i for i, b in enumerate(self._banks)}
-        new = [p.bank for p in plans if id(p.bank) not in known]
-        if new or self._ctx is None:
-            for b in new:
-                if id(b) not in known:
-                    known[id(b)] = len(self._banks)
-                    self._banks.append(b)
+        if self._ctx is None or any(id(p.bank) not in known for p in plans):
+            self._banks = list({id(p.bank): p.bank for p in plans}.values())
+            known = {id(b): i for i, b in enumerate(self._banks)}
             stacked = _stack_banks(self._banks)
             if self._ctx is None:
                 c = self.cfg

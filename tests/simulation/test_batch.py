@@ -96,3 +96,26 @@ def test_batched_least_full_is_the_greedy_relocation(sim_factory) -> None:
             checked += int(obs.needs_placement.sum())
             sim.step(got)
     assert checked > 10
+
+
+def test_restarted_batch_equals_a_fresh_one_and_keeps_only_its_banks(
+    cfg_factory, bank_factory
+) -> None:
+    sim_cfg, faults_cfg = _configs(cfg_factory)
+    hosts = build_hosts(sim_cfg)
+
+    def plans(seeds: list[int]) -> list:
+        return [plan_episode(sim_cfg, faults_cfg, hosts, bank_factory(s), s) for s in seeds]
+
+    reused = ClusterBatch(sim_cfg, faults_cfg, plans([1, 2, 3]))
+    for _ in range(4):
+        reused.step(LeastFullScheduler().place_batch(reused.view()))
+    second = plans([4, 5])
+    reused.start(second)
+    fresh = ClusterBatch(sim_cfg, faults_cfg, second)
+    assert len(reused._banks) == 2  # the banks of seeds 1-3 are no longer held
+    sched = LeastFullScheduler()
+    while not fresh.done:
+        np.testing.assert_array_equal(reused.step(sched.place_batch(reused.view())),
+                                      fresh.step(sched.place_batch(fresh.view())))  # fmt: skip
+    np.testing.assert_array_equal(reused._metrics, fresh._metrics)
