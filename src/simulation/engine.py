@@ -144,6 +144,16 @@ def resolve_placement(
     return host.reshape(B, C)
 
 
+def _per_slot(values: np.ndarray, flat: np.ndarray) -> np.ndarray:
+    """(B, C) gather of per-host (B, H) values (or (H,) shared by every row) at the flat
+    row-major host indices `flat` (B, C) = b * H + h."""
+    return (
+        np.ascontiguousarray(np.broadcast_to(values, (flat.shape[0], values.shape[-1])))
+        .reshape(-1)
+        .take(flat)
+    )
+
+
 def fair_share(
     need: np.ndarray, host: np.ndarray, left: np.ndarray, total: np.ndarray, asking: np.ndarray
 ) -> np.ndarray:
@@ -215,14 +225,17 @@ def step(
     placed = host >= 0
     hc = np.maximum(host, 0)  # (B, C) safe index
     b_idx = np.arange(B)[:, None]
+    at_hc = b_idx * H + hc  # (B, C) flat index of each slot's host
 
     # Migration: stop-and-copy of memory + image + state over the tightest of the source's
     # uplink and the target's downlink (what the containers' own traffic and a flood leave,
     # shared by the movers) and the router (shared by all), plus the fixed dump/restore time.
-    read_bw, write_bw = hosts.disk_read_mb_s[hc], hosts.disk_write_mb_s[hc]  # (B, C)
+    read_bw, write_bw = hosts.disk_read_mb_s.take(hc), hosts.disk_write_mb_s.take(hc)  # (B, C)
     need_disk = np.where(placed, dem.disk_read / read_bw + dem.disk_write / write_bw, 0.0)
     need_net = np.where(
-        placed, np.maximum(dem.net_rx / hosts.net_down[hc], dem.net_tx / hosts.net_up[hc]), 0.0
+        placed,
+        np.maximum(dem.net_rx / hosts.net_down.take(hc), dem.net_tx / hosts.net_up.take(hc)),
+        0.0,
     )  # (B, C) fractions of the device's time each container needs
     rx, tx, own_ram, base, count, disk_total, disk_asking, net_total, net_asking = host_sums(
         np.stack([dem.net_rx, dem.net_tx, dem.ram_mb, dem.mips, placed.astype(float),
@@ -234,6 +247,7 @@ def step(
     down_left = np.maximum(hosts.net_down * (1.0 - fx.net_hog) - rx, sd.min_speed * hosts.net_down)
     mig = placed & (cur >= 0) & (host != cur)
     src = np.maximum(cur, 0)
+    at_src = b_idx * H + src  # (B, C) flat index of each slot's source host
     from_h, to_h = np.where(mig, cur, -1), np.where(mig, host, -1)
     payload = dem.ram_mb + state.image_mb + state.disk_mb  # (B, C) MB
     mig_mb = np.where(mig, payload, 0.0)
@@ -241,11 +255,11 @@ def step(
     n_in, in_mb = host_sums(np.stack([mig.astype(float), mig_mb]), to_h, H)
     n_mig = mig.sum(axis=1)  # (B,)
     bw = np.minimum(
-        up_left[b_idx, src] / np.maximum(n_out[b_idx, src], 1.0),
-        down_left[b_idx, hc] / np.maximum(n_in[b_idx, hc], 1.0),
+        _per_slot(up_left, at_src) / np.maximum(_per_slot(n_out, at_src), 1.0),
+        _per_slot(down_left, at_hc) / np.maximum(_per_slot(n_in, at_hc), 1.0),
     )
     bw = np.minimum(bw, ctx.router_mb_s / np.maximum(n_mig, 1)[:, None])  # (B, C) MB/s
-    lat = np.abs(hosts.latency_s[src] - hosts.latency_s[hc])
+    lat = np.abs(hosts.latency_s.take(src) - hosts.latency_s.take(hc))
     mig_s = np.where(
         mig, np.minimum(payload / bw + lat + ctx.migration_overhead_s, span_s), 0.0
     )  # (B, C) paused while moving
@@ -270,25 +284,25 @@ def step(
     # Devices: each container's own need (fraction of device time) against what is left.
     disk_left = np.maximum(1.0 - fx.disk_hog - paging * per_paged_mb, sd.min_speed)  # (B, H)
     disk_share = fair_share(need_disk, host, disk_left, disk_total, disk_asking)
-    disk_dil = device_dilation(need_disk, disk_share, disk_left[b_idx, hc])
+    disk_dil = device_dilation(need_disk, disk_share, _per_slot(disk_left, at_hc))
     mig_busy = np.maximum(in_mb / hosts.net_down, out_mb / hosts.net_up) / span_s  # (B, H)
     net_left = np.maximum(1.0 - fx.net_hog - mig_busy, sd.min_speed)
     net_share = fair_share(need_net, host, net_left, net_total, net_asking)
-    net_dil = device_dilation(need_net, net_share, net_left[b_idx, hc])
+    net_dil = device_dilation(need_net, net_share, _per_slot(net_left, at_hc))
 
     # CPU: base demand first (scaled down when a hog leaves too little), then spare shared.
     avail = hosts.ips * np.maximum(1.0 - fx.cpu_hog - softirq, 0.0)  # (B, H)
     spare = np.maximum(avail - base, 0.0) / np.maximum(count, 1.0)
     scale = np.where(base > avail, avail / np.maximum(base, _EPS), 1.0)
     alloc = np.where(
-        (base > avail)[b_idx, hc],
-        dem.mips * scale[b_idx, hc],
+        _per_slot(base > avail, at_hc),
+        dem.mips * _per_slot(scale, at_hc),
         np.minimum(
             np.maximum(np.minimum(dem.cpu_max, ctx.burst_factor * dem.mips), dem.mips),
-            dem.mips + spare[b_idx, hc],
+            dem.mips + _per_slot(spare, at_hc),
         ),
     )
-    dilation = swap_dil[b_idx, hc] + (disk_dil - 1.0) + (net_dil - 1.0)
+    dilation = _per_slot(swap_dil, at_hc) + (disk_dil - 1.0) + (net_dil - 1.0)
     rate = np.where(placed, alloc / dilation, 0.0)  # (B, C) MI/s
 
     run_s = np.where(placed, span_s - mig_s, 0.0)
