@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from pregan.simulation import engine
 from pregan.simulation.arrivals import ArrivalStream, draw_arrivals
@@ -95,7 +96,7 @@ def _stack_banks(banks: Sequence[WorkloadBank]) -> WorkloadBank:
     )
 
 
-def _padded(rows: Sequence[np.ndarray], width: int, fill: float, dtype) -> np.ndarray:
+def _padded(rows: Sequence[np.ndarray], width: int, fill: float, dtype: DTypeLike) -> np.ndarray:
     """(B, width) array of the 1-D `rows`, each padded with `fill`."""
     out = np.full((len(rows), width), fill, dtype=dtype)
     for b, r in enumerate(rows):

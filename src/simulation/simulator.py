@@ -49,7 +49,9 @@ class Simulator:
         if plan is None:
             plan = plan_episode(sim_cfg, faults_cfg, build_hosts(sim_cfg), bank, self.seed)
         elif plan.seed != self.seed or plan.bank is not bank:
-            raise ValueError(f"Simulator: plan of seed {plan.seed} given for seed {self.seed}")
+            raise ValueError(
+                f"Simulator: the plan (seed {plan.seed}) is not episode {self.seed} of this bank"
+            )
         self._batch = ClusterBatch(sim_cfg, faults_cfg, [plan])
         self.spec: ClusterSpec = self._batch.spec
         self._faults = plan.faults
