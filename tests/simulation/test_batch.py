@@ -119,3 +119,13 @@ def test_restarted_batch_equals_a_fresh_one_and_keeps_only_its_banks(
         np.testing.assert_array_equal(reused.step(sched.place_batch(reused.view())),
                                       fresh.step(sched.place_batch(fresh.view())))  # fmt: skip
     np.testing.assert_array_equal(reused._metrics, fresh._metrics)
+
+
+def test_simulator_rejects_another_episodes_plan(cfg_factory, bank_factory) -> None:
+    import pytest
+
+    sim_cfg, faults_cfg = _configs(cfg_factory)
+    bank = bank_factory(3)
+    plan = plan_episode(sim_cfg, faults_cfg, build_hosts(sim_cfg), bank, 8)
+    with pytest.raises(ValueError, match="not episode 3"):
+        Simulator(sim_cfg, faults_cfg, bank, 3, plan=plan)
