@@ -27,13 +27,40 @@ import numpy as np
 
 from pregan.envs import spaces as S
 from pregan.envs.config import check_study_groups, env_section, load_config
+from pregan.simulation.batch import EpisodePlan, plan_episode
 from pregan.simulation.config import faults_from_dictconfig, simulation_from_dictconfig
+from pregan.simulation.hosts import build_hosts, cluster_spec
 from pregan.simulation.interfaces import QOS_COLUMNS, Observation
 from pregan.simulation.simulator import Simulator
-from pregan.simulation.workload import WorkloadBank, build_workload
+from pregan.simulation.workload import build_workload
 
-_MAX_BANKS = 64  # workload banks kept (a few MB each at 16 hosts)
+_MAX_PLANS = 64  # episode plans kept (a workload bank of a few MB each at 16 hosts)
 _COL = {name: i for i, name in enumerate(QOS_COLUMNS)}
+
+
+def draw_episode_seed(
+    rng: np.random.Generator, seeds: list[int] | None, seed: int | None, options: dict | None
+) -> int:
+    """The simulator episode a reset runs: options["episode_seed"], else one of `seeds`
+    drawn with the environment's generator, else `seed`, else any seed."""
+    if options and options.get("episode_seed") is not None:
+        return int(options["episode_seed"])
+    if seeds is not None:
+        return seeds[int(rng.integers(len(seeds)))]
+    if seed is not None:
+        return int(seed)
+    return int(rng.integers(2**31 - 1))
+
+
+def interval_rewards(scoring: Any, qos: np.ndarray, spec: Any) -> np.ndarray:
+    """(B,) minus the co-simulation score of each of B executed intervals' (B, Q) QoS rows,
+    each scored on its own: an interval where nothing finished scores response 0."""
+    cols = {
+        k: qos[:, _COL[k]] for k in ("energy_j", "mean_response_s", "sla_violations", "migrations")
+    }
+    cols["mean_response_s"] = np.nan_to_num(cols["mean_response_s"], nan=0.0)
+    score = scoring.combine(_IntervalScores(**cols), spec.n_hosts, spec.n_slots, spec.interval_s)
+    return -score
 
 
 @dataclass(frozen=True)
@@ -45,10 +72,6 @@ class _IntervalScores:
     sla_violations: np.ndarray
     migrations: np.ndarray
 
-    @classmethod
-    def from_qos(cls, qos: np.ndarray) -> _IntervalScores:
-        return cls(*(qos[[_COL[k]]] for k in ("energy_j", "mean_response_s", "sla_violations", "migrations")))  # fmt: skip
-
 
 class EdgeRecoveryEnv(gym.Env):
     """A seeded, fault-injecting edge cluster as a Gymnasium environment.
@@ -58,8 +81,8 @@ class EdgeRecoveryEnv(gym.Env):
     env_cfg: the env group (window, reward); default `cfg.env` or conf/env/default.yaml.
     seeds: episode seeds `reset()` draws from (e.g. the training seeds); None: `reset(seed=s)`
     runs simulator episode s and `reset()` draws any seed. `options={"episode_seed": s}`
-    always runs episode s. bank_cache: workload banks by seed, shared between environments
-    of one config (the vector environment passes one dict to all of its environments).
+    always runs episode s. plan_cache: episode plans (workload bank, arrivals, faults) by
+    seed, shared between environments of one config.
     """
 
     metadata = {"render_modes": []}
@@ -70,7 +93,7 @@ class EdgeRecoveryEnv(gym.Env):
         overrides: Sequence[str] = (),
         env_cfg: Any = None,
         seeds: Sequence[int] | None = None,
-        bank_cache: dict[int, WorkloadBank] | None = None,
+        plan_cache: dict[int, EpisodePlan] | None = None,
     ) -> None:
         self.cfg = load_config(overrides) if cfg is None else cfg
         check_study_groups(self.cfg)
@@ -81,14 +104,14 @@ class EdgeRecoveryEnv(gym.Env):
         self.seeds = None if seeds is None else [int(s) for s in seeds]
         if self.seeds is not None and not self.seeds:
             raise ValueError("EdgeRecoveryEnv: seeds is an empty list")
-        # Parsed once (Simulator.from_config parses on every call, 0.15 s); the workload bank
-        # of an episode seed is built once and reused, read-only, by later episodes of it.
+        # Parsed once (Simulator.from_config parses on every call, 0.15 s); an episode seed's
+        # plan (bank, arrivals, faults) is drawn once and replayed, read-only, by later episodes.
         self._sim_cfg = simulation_from_dictconfig(self.cfg.simulation)
         self._faults_cfg = faults_from_dictconfig(self.cfg.faults, self._sim_cfg.n_hosts)
-        self._banks: dict[int, WorkloadBank] = {} if bank_cache is None else bank_cache
-        probe = self._simulator(0)
-        self.cluster = probe.spec
-        self.n_intervals = probe.n_intervals
+        self._hosts = build_hosts(self._sim_cfg)
+        self._plans: dict[int, EpisodePlan] = {} if plan_cache is None else plan_cache
+        self.cluster = cluster_spec(self._sim_cfg, self._hosts)  # what every episode runs on
+        self.n_intervals = int(self._sim_cfg.n_intervals)
         self.observation_space = S.observation_space(self.cluster, self.window)
         self.action_space = S.action_space(self.cluster)
         self.simulator: Simulator | None = None
@@ -98,28 +121,26 @@ class EdgeRecoveryEnv(gym.Env):
         self._obs: dict[str, np.ndarray] | None = None
         self.episode_qos: list[np.ndarray] = []  # exact (Q,) QoS rows of this episode
 
-    def _simulator(self, seed: int) -> Simulator:
-        """Simulator(episode seed) exactly as `Simulator.from_config(cfg, seed)` builds it."""
-        if seed not in self._banks:
-            if len(self._banks) >= _MAX_BANKS:
-                self._banks.pop(next(iter(self._banks)))
-            self._banks[seed] = build_workload(self.cfg.workload, seed)
-        return Simulator(self._sim_cfg, self._faults_cfg, self._banks[seed], seed)
+    def plan(self, seed: int) -> EpisodePlan:
+        """Episode `seed` drawn exactly as `Simulator.from_config(cfg, seed)` draws it."""
+        if seed not in self._plans:
+            if len(self._plans) >= _MAX_PLANS:
+                self._plans.pop(next(iter(self._plans)))
+            bank = build_workload(self.cfg.workload, seed)
+            self._plans[seed] = plan_episode(
+                self._sim_cfg, self._faults_cfg, self._hosts, bank, seed
+            )
+        return self._plans[seed]
 
-    def _draw_episode_seed(self, seed: int | None, options: dict | None) -> int:
-        if options and options.get("episode_seed") is not None:
-            return int(options["episode_seed"])
-        if self.seeds is not None:
-            return self.seeds[int(self.np_random.integers(len(self.seeds)))]
-        if seed is not None:
-            return int(seed)
-        return int(self.np_random.integers(2**31 - 1))
+    def _simulator(self, seed: int) -> Simulator:
+        plan = self.plan(seed)
+        return Simulator(self._sim_cfg, self._faults_cfg, plan.bank, seed, plan=plan)
 
     def reset(
         self, *, seed: int | None = None, options: dict | None = None
     ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         super().reset(seed=seed)
-        self.episode_seed = self._draw_episode_seed(seed, options)
+        self.episode_seed = draw_episode_seed(self.np_random, self.seeds, seed, options)
         self.simulator = self._simulator(self.episode_seed)
         self.episode_qos = []
         if self.simulator.spec.n_hosts != self.cluster.n_hosts:
@@ -141,12 +162,14 @@ class EdgeRecoveryEnv(gym.Env):
         mask = np.zeros_like(last["action_mask"])
         mask[:, 0] = 1
         self.observation, self.proposal = None, None
+        window = S.metrics_window(record.host_metrics, self.window)
         return {
             **last,
-            "metrics": S.metrics_window(record.host_metrics, self.window),
+            "metrics": window,
             "placement": placement,
             "proposal": placement.copy(),
             "slot_demand": np.zeros_like(last["slot_demand"]),
+            "slot_host_metrics": S.slot_host_metrics(window[None], placement[None])[0],
             "time": np.ones(1, dtype=np.float32),
             "action_mask": mask,
         }
@@ -166,10 +189,7 @@ class EdgeRecoveryEnv(gym.Env):
         placement = S.decode_action(action, self.proposal)
         qos = self.simulator.step(placement)
         self.episode_qos.append(qos)
-        spec = self.cluster
-        score = self.scoring.combine(
-            _IntervalScores.from_qos(qos), spec.n_hosts, spec.n_slots, spec.interval_s
-        )
+        reward = interval_rewards(self.scoring, qos[None], self.cluster)[0]
         terminated = self.simulator.done
         self._obs = self._final_observation() if terminated else self._next_observation()
         info = {
@@ -178,7 +198,7 @@ class EdgeRecoveryEnv(gym.Env):
             "episode_seed": self.episode_seed,
             "analysis_only": {"fault_class": self.simulator.fault_class_now()},
         }
-        return self._obs, float(-score[0]), bool(terminated), False, info
+        return self._obs, float(reward), bool(terminated), False, info
 
     def action_masks(self) -> np.ndarray:
         """(C * (H + 1),) bool: the current mask flattened, as MaskablePPO asks for it."""

@@ -15,6 +15,7 @@ Observation (`observation_space(spec, window)`), H hosts, C slots, D metrics, W 
 | placement | (C,) | int64 | [-1, H-1] | current host of each slot, -1 none |
 | proposal | (C,) | int64 | [-1, H-1] | the scheduler's placement for this interval |
 | slot_demand | (C, 3) | float32 | [0, 1] | base MIPS, RAM, disk over the largest host's |
+| slot_host_metrics | (C, D) | float32 | [0, 1] | last monitored metrics of each slot's host, zeros if none |
 | time | (1,) | float32 | [0, 1] | t / n_intervals |
 | action_mask | (C, H+1) | int8 | {0, 1} | 1 where the action is allowed |
 
@@ -31,6 +32,7 @@ from __future__ import annotations
 import numpy as np
 from gymnasium import spaces
 
+from pregan.simulation.batch import ClusterView
 from pregan.simulation.interfaces import ClusterSpec, Observation
 
 N_RESOURCES = 3  # MIPS, RAM, disk: what placement feasibility checks
@@ -51,6 +53,7 @@ def observation_space(spec: ClusterSpec, window: int) -> spaces.Dict:
             "placement": spaces.Box(-1, H - 1, (C,), np.int64),
             "proposal": spaces.Box(-1, H - 1, (C,), np.int64),
             "slot_demand": spaces.Box(0.0, 1.0, (C, N_RESOURCES), np.float32),
+            "slot_host_metrics": spaces.Box(0.0, 1.0, (C, D), np.float32),
             "time": spaces.Box(0.0, 1.0, (1,), np.float32),
             "action_mask": spaces.MultiBinary((C, H + 1)),
         }
@@ -69,22 +72,25 @@ def _capacity(spec: ClusterSpec) -> np.ndarray:
     )
 
 
-def action_mask(obs: Observation, proposal: np.ndarray) -> np.ndarray:
-    """(C, H + 1) int8: 1 where a slot's action is allowed (column 0, keep, always is)."""
-    H = obs.spec.n_hosts
-    free = np.stack([obs.host_free_mips, obs.host_free_ram_mb, obs.host_free_disk_mb], axis=-1)
-    need = np.stack([obs.container_mips, obs.container_ram_mb, obs.container_disk_mb], axis=-1)
-    fits = (free[None, :, :] >= need[:, None, :]).all(axis=-1)  # (C, H)
-    hosts = np.arange(H)[None, :]
+def action_mask(view: ClusterView, proposal: np.ndarray) -> np.ndarray:
+    """(B, C, H + 1) int8: 1 where a slot's action is allowed (column 0, keep, always is),
+    for B clusters and their (B, C) proposals."""
+    B, H = view.host_up.shape
+    free = np.stack([view.host_free_mips, view.host_free_ram_mb, view.host_free_disk_mb], -1)
+    need = np.stack([view.container_mips, view.container_ram_mb, view.container_disk_mb], -1)
+    fits = np.ones((B, need.shape[1], H), dtype=bool)  # (B, C, H), one resource at a time
+    for r in range(N_RESOURCES):
+        fits &= free[:, None, :, r] >= need[:, :, None, r]
+    hosts = np.arange(H)[None, None, :]
     ok = (
         fits
-        & obs.active[:, None]
-        & obs.host_up[None, :]
-        & (hosts != obs.placement[:, None])
-        & (hosts != np.asarray(proposal)[:, None])
-    )  # (C, H)
-    mask = np.ones((obs.spec.n_slots, H + 1), dtype=np.int8)
-    mask[:, 1:] = ok
+        & view.active[:, :, None]
+        & view.host_up[:, None, :]
+        & (hosts != view.placement[:, :, None])
+        & (hosts != np.asarray(proposal)[:, :, None])
+    )  # (B, C, H)
+    mask = np.ones((B, view.active.shape[1], H + 1), dtype=np.int8)
+    mask[:, :, 1:] = ok
     return mask
 
 
@@ -97,23 +103,57 @@ def metrics_window(history: np.ndarray, window: int) -> np.ndarray:
     return out
 
 
+def slot_host_metrics(metrics: np.ndarray, placement: np.ndarray) -> np.ndarray:
+    """(B, C, D) float32: the last monitored row of each slot's host (zeros for a slot on
+    no host), from (B, W, H, D) windows and (B, C) placements. What a detector watching the
+    hosts would flag, put beside the slot whose action it concerns."""
+    last = metrics[:, -1]  # (B, H, D)
+    rows = np.arange(placement.shape[0])[:, None]
+    on = placement >= 0
+    return np.where(on[..., None], last[rows, np.maximum(placement, 0)], 0.0).astype(np.float32)
+
+
+def encode_batch(
+    view: ClusterView,
+    proposal: np.ndarray,
+    metrics: np.ndarray,
+    t: int,
+    n_intervals: int,
+    spec: ClusterSpec,
+) -> dict[str, np.ndarray]:
+    """The Dict observations of B clusters at interval t, (B, ...) each, given their (B, C)
+    proposals and (B, W, H, D) metric windows."""
+    cap = _capacity(spec)  # (H, 3)
+    free = np.stack([view.host_free_mips, view.host_free_ram_mb, view.host_free_disk_mb], -1)
+    need = np.stack([view.container_mips, view.container_ram_mb, view.container_disk_mb], -1)
+    B = free.shape[0]
+    return {
+        "metrics": metrics,
+        "host_up": view.host_up.astype(np.int8),
+        "host_free": np.clip(free / cap, -1.0, 1.0).astype(np.float32),
+        "placement": view.placement.astype(np.int64),
+        "proposal": np.asarray(proposal, dtype=np.int64).copy(),
+        "slot_demand": np.clip(need / cap.max(axis=0), 0.0, 1.0).astype(np.float32),
+        "slot_host_metrics": slot_host_metrics(metrics, view.placement),
+        "time": np.full((B, 1), min(t / n_intervals, 1.0), dtype=np.float32),
+        "action_mask": action_mask(view, proposal),
+    }
+
+
 def encode_observation(
     obs: Observation, proposal: np.ndarray, window: int, n_intervals: int
 ) -> dict[str, np.ndarray]:
     """The Dict observation of interval obs.t given the scheduler's (C,) proposal."""
-    cap = _capacity(obs.spec)  # (H, 3)
-    free = np.stack([obs.host_free_mips, obs.host_free_ram_mb, obs.host_free_disk_mb], axis=-1)
-    need = np.stack([obs.container_mips, obs.container_ram_mb, obs.container_disk_mb], axis=-1)
-    return {
-        "metrics": metrics_window(obs.host_metrics, window),
-        "host_up": obs.host_up.astype(np.int8),
-        "host_free": np.clip(free / cap, -1.0, 1.0).astype(np.float32),
-        "placement": obs.placement.astype(np.int64),
-        "proposal": np.asarray(proposal, dtype=np.int64).copy(),
-        "slot_demand": np.clip(need / cap.max(axis=0), 0.0, 1.0).astype(np.float32),
-        "time": np.array([min(obs.t / n_intervals, 1.0)], dtype=np.float32),
-        "action_mask": action_mask(obs, proposal),
-    }
+    window_metrics = metrics_window(obs.host_metrics, window)[None]  # (1, W, H, D)
+    batch = encode_batch(
+        ClusterView.of(obs),
+        np.asarray(proposal)[None],
+        window_metrics,
+        obs.t,
+        n_intervals,
+        obs.spec,
+    )
+    return {k: v[0] for k, v in batch.items()}
 
 
 def decode_action(action: np.ndarray, proposal: np.ndarray) -> np.ndarray:

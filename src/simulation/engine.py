@@ -77,16 +77,20 @@ class StepResult:
 
 def demand(state: SlotState, bank: WorkloadBank) -> Demand:
     act = state.active
-    tr = np.where(act, state.trace, 0)  # (B, C)
     s = state.sample % bank.length
+    flat = np.where(act, state.trace, 0) * bank.length + s  # (B, C) index into (N * L)
+
+    def at(series: np.ndarray) -> np.ndarray:
+        return np.where(act, series.reshape(-1).take(flat), 0.0)
+
     return Demand(
-        mips=np.where(act, bank.cpu_mips[tr, s], 0.0),
-        ram_mb=np.where(act, bank.ram_mb[tr, s], 0.0),
-        disk_read=np.where(act, bank.disk_read_mbps[tr, s], 0.0),
-        disk_write=np.where(act, bank.disk_write_mbps[tr, s], 0.0),
-        net_rx=np.where(act, bank.net_rx_mbps[tr, s], 0.0),
-        net_tx=np.where(act, bank.net_tx_mbps[tr, s], 0.0),
-        cpu_max=np.where(act, bank.cpu_max_mips[tr], 0.0),
+        mips=at(bank.cpu_mips),
+        ram_mb=at(bank.ram_mb),
+        disk_read=at(bank.disk_read_mbps),
+        disk_write=at(bank.disk_write_mbps),
+        net_rx=at(bank.net_rx_mbps),
+        net_tx=at(bank.net_tx_mbps),
+        cpu_max=np.where(act, bank.cpu_max_mips.take(np.where(act, state.trace, 0)), 0.0),
     )
 
 
@@ -106,7 +110,8 @@ def resolve_placement(
     cur = state.host
     tgt = np.where(state.active & (target >= 0), target, cur)  # (B, C)
     tgt_c = np.maximum(tgt, 0)
-    want = state.active & (tgt >= 0) & (tgt != cur) & ~down[tgt_c]
+    down = np.broadcast_to(down, (B, H))  # (H,) shared by all rows, or (B, H) per row
+    want = state.active & (tgt >= 0) & (tgt != cur) & ~down[np.arange(B)[:, None], tgt_c]
     need = np.stack([dem.mips, dem.ram_mb, state.disk_mb], axis=-1).reshape(B * C, 3)
     cap = np.stack([hosts.ips, hosts.ram_mb, hosts.disk_mb], axis=-1)  # (H, 3)
     key_all = (np.arange(B)[:, None] * H + tgt_c).ravel()  # (B*C,)
@@ -137,6 +142,16 @@ def resolve_placement(
             break
         host[idx[fits]] = tgt_flat[idx[fits]]
     return host.reshape(B, C)
+
+
+def _per_slot(values: np.ndarray, flat: np.ndarray) -> np.ndarray:
+    """(B, C) gather of per-host (B, H) values (or (H,) shared by every row) at the flat
+    row-major host indices `flat` (B, C) = b * H + h."""
+    return (
+        np.ascontiguousarray(np.broadcast_to(values, (flat.shape[0], values.shape[-1])))
+        .reshape(-1)
+        .take(flat)
+    )
 
 
 def fair_share(
@@ -173,8 +188,11 @@ def device_dilation(need: np.ndarray, share: np.ndarray, left: np.ndarray) -> np
 
 
 def evict_crashed(state: SlotState, down: np.ndarray) -> None:
-    """Containers on a crashed host lose their progress and need placement elsewhere."""
-    hit = state.active & (state.host >= 0) & down[np.maximum(state.host, 0)]
+    """Containers on a crashed host lose their progress and need placement elsewhere.
+    `down`: (H,) shared by every row, or (B, H) per row."""
+    B = state.batch
+    down = np.broadcast_to(down, (B, down.shape[-1]))
+    hit = state.active & (state.host >= 0) & down[np.arange(B)[:, None], np.maximum(state.host, 0)]
     state.host = np.where(hit, -1, state.host)
     state.work_done = np.where(hit, 0.0, state.work_done)
     state.sample = np.where(hit, 0, state.sample)
@@ -187,26 +205,37 @@ def step(
     t: int,
     fx: FaultEffects,
     monitor: bool = True,
+    dem: Demand | None = None,
 ) -> StepResult:
     """Execute interval t for every batch row; updates `state` in place. `monitor=False`
-    (co-simulation) skips the monitored metrics and their truth (util and driven are empty)."""
+    (co-simulation) skips the monitored metrics and their truth (util and driven are empty).
+
+    `fx` holds (H,) arrays when every row is the same cluster (co-simulation's candidates)
+    or (B, H) when each row is its own cluster (`pregan.simulation.batch.ClusterBatch`);
+    both go through the same element-wise arithmetic, so a row's numbers do not depend on it.
+    `dem`: `demand(state, ctx.bank)` when the caller already has it for this very state.
+    """
     hosts, span_s, sd, ef = ctx.hosts, ctx.interval_s, ctx.slowdown, ctx.effects
     B, C = state.active.shape
     H = hosts.n_hosts
-    dem = demand(state, ctx.bank)
+    dem = demand(state, ctx.bank) if dem is None else dem
     cur = state.host.copy()
-    host = resolve_placement(state, target, dem, hosts, fx.down)
+    down = np.broadcast_to(fx.down, (B, H))
+    host = resolve_placement(state, target, dem, hosts, down)
     placed = host >= 0
     hc = np.maximum(host, 0)  # (B, C) safe index
     b_idx = np.arange(B)[:, None]
+    at_hc = b_idx * H + hc  # (B, C) flat index of each slot's host
 
     # Migration: stop-and-copy of memory + image + state over the tightest of the source's
     # uplink and the target's downlink (what the containers' own traffic and a flood leave,
     # shared by the movers) and the router (shared by all), plus the fixed dump/restore time.
-    read_bw, write_bw = hosts.disk_read_mb_s[hc], hosts.disk_write_mb_s[hc]  # (B, C)
+    read_bw, write_bw = hosts.disk_read_mb_s.take(hc), hosts.disk_write_mb_s.take(hc)  # (B, C)
     need_disk = np.where(placed, dem.disk_read / read_bw + dem.disk_write / write_bw, 0.0)
     need_net = np.where(
-        placed, np.maximum(dem.net_rx / hosts.net_down[hc], dem.net_tx / hosts.net_up[hc]), 0.0
+        placed,
+        np.maximum(dem.net_rx / hosts.net_down.take(hc), dem.net_tx / hosts.net_up.take(hc)),
+        0.0,
     )  # (B, C) fractions of the device's time each container needs
     rx, tx, own_ram, base, count, disk_total, disk_asking, net_total, net_asking = host_sums(
         np.stack([dem.net_rx, dem.net_tx, dem.ram_mb, dem.mips, placed.astype(float),
@@ -218,6 +247,7 @@ def step(
     down_left = np.maximum(hosts.net_down * (1.0 - fx.net_hog) - rx, sd.min_speed * hosts.net_down)
     mig = placed & (cur >= 0) & (host != cur)
     src = np.maximum(cur, 0)
+    at_src = b_idx * H + src  # (B, C) flat index of each slot's source host
     from_h, to_h = np.where(mig, cur, -1), np.where(mig, host, -1)
     payload = dem.ram_mb + state.image_mb + state.disk_mb  # (B, C) MB
     mig_mb = np.where(mig, payload, 0.0)
@@ -225,11 +255,11 @@ def step(
     n_in, in_mb = host_sums(np.stack([mig.astype(float), mig_mb]), to_h, H)
     n_mig = mig.sum(axis=1)  # (B,)
     bw = np.minimum(
-        up_left[b_idx, src] / np.maximum(n_out[b_idx, src], 1.0),
-        down_left[b_idx, hc] / np.maximum(n_in[b_idx, hc], 1.0),
+        _per_slot(up_left, at_src) / np.maximum(_per_slot(n_out, at_src), 1.0),
+        _per_slot(down_left, at_hc) / np.maximum(_per_slot(n_in, at_hc), 1.0),
     )
     bw = np.minimum(bw, ctx.router_mb_s / np.maximum(n_mig, 1)[:, None])  # (B, C) MB/s
-    lat = np.abs(hosts.latency_s[src] - hosts.latency_s[hc])
+    lat = np.abs(hosts.latency_s.take(src) - hosts.latency_s.take(hc))
     mig_s = np.where(
         mig, np.minimum(payload / bw + lat + ctx.migration_overhead_s, span_s), 0.0
     )  # (B, C) paused while moving
@@ -254,25 +284,25 @@ def step(
     # Devices: each container's own need (fraction of device time) against what is left.
     disk_left = np.maximum(1.0 - fx.disk_hog - paging * per_paged_mb, sd.min_speed)  # (B, H)
     disk_share = fair_share(need_disk, host, disk_left, disk_total, disk_asking)
-    disk_dil = device_dilation(need_disk, disk_share, disk_left[b_idx, hc])
+    disk_dil = device_dilation(need_disk, disk_share, _per_slot(disk_left, at_hc))
     mig_busy = np.maximum(in_mb / hosts.net_down, out_mb / hosts.net_up) / span_s  # (B, H)
     net_left = np.maximum(1.0 - fx.net_hog - mig_busy, sd.min_speed)
     net_share = fair_share(need_net, host, net_left, net_total, net_asking)
-    net_dil = device_dilation(need_net, net_share, net_left[b_idx, hc])
+    net_dil = device_dilation(need_net, net_share, _per_slot(net_left, at_hc))
 
     # CPU: base demand first (scaled down when a hog leaves too little), then spare shared.
     avail = hosts.ips * np.maximum(1.0 - fx.cpu_hog - softirq, 0.0)  # (B, H)
     spare = np.maximum(avail - base, 0.0) / np.maximum(count, 1.0)
     scale = np.where(base > avail, avail / np.maximum(base, _EPS), 1.0)
     alloc = np.where(
-        (base > avail)[b_idx, hc],
-        dem.mips * scale[b_idx, hc],
+        _per_slot(base > avail, at_hc),
+        dem.mips * _per_slot(scale, at_hc),
         np.minimum(
             np.maximum(np.minimum(dem.cpu_max, ctx.burst_factor * dem.mips), dem.mips),
-            dem.mips + spare[b_idx, hc],
+            dem.mips + _per_slot(spare, at_hc),
         ),
     )
-    dilation = swap_dil[b_idx, hc] + (disk_dil - 1.0) + (net_dil - 1.0)
+    dilation = _per_slot(swap_dil, at_hc) + (disk_dil - 1.0) + (net_dil - 1.0)
     rate = np.where(placed, alloc / dilation, 0.0)  # (B, C) MI/s
 
     run_s = np.where(placed, span_s - mig_s, 0.0)
@@ -291,17 +321,17 @@ def step(
     if monitor:
         util, fault = _monitor(ctx, host, dem, rate, busy_s, fx, swapped, swapped_own, softirq,
                                in_mb, out_mb, own_ram, resident)  # fmt: skip
-        util[:, fx.down] = 0.0
+        util[down] = 0.0
         driven = fault >= ef.truth_min
-        driven[:, fx.down] = True
+        driven[down] = True
         cpu = util[..., 0]  # cpu is always column 0
     else:
         util = driven = np.zeros((B, H, 0))
         work = host_sums((rate * busy_s)[None], host, H)[0]  # (B, H) MI
         cpu = np.clip(work / (hosts.ips * span_s) + fx.cpu_hog + ctx.idle_cpu, 0.0, 1.0)
-        cpu[:, fx.down] = 0.0
+        cpu[down] = 0.0
     busy_cpu = np.clip(cpu + softirq - ctx.idle_cpu, 0.0, 1.0)
-    watts = np.where(fx.down, 0.0, power_w(hosts.power_w, busy_cpu))  # (B, H)
+    watts = np.where(down, 0.0, power_w(hosts.power_w, busy_cpu))  # (B, H)
 
     unplaced = (state.active & ~placed).sum(axis=1)
     state.work_done = np.where(placed & ~done, state.work_done + rate * busy_s, state.work_done)

@@ -5,9 +5,11 @@ slot (batched: (B, C)). This module is the one home for
 - turning per-slot values into per-host totals (`host_sum`, `host_totals`);
 - the free capacity of each host under a placement being built (`Capacity`);
 - greedy placement: moving containers one at a time to the host a rule picks among those
-  with room, updating the capacity as it goes (`relocate`). The least-full scheduler, GOBI's
-  rounding, PreGAN's decoding, `evacuate`, the planner's candidates, the oracle and the four
-  published baselines all place through it and differ only in the rule and the order.
+  with room, updating the capacity as it goes (`relocate`). GOBI's rounding, PreGAN's
+  decoding, `evacuate`, the planner's candidates, the oracle and the four published
+  baselines all place through it and differ only in the rule and the order. The least-full
+  scheduler is `relocate` with `most_free_mips` written over a batch of clusters (for the
+  vector environment); tests/simulation/test_batch.py checks it against this one.
 The simulator (bottom layer) and the models above it both import it.
 """
 

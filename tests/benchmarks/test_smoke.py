@@ -35,6 +35,13 @@ TINY_ARGS: dict[str, list[str]] = {
     "bench_pregan.py": ["--hosts", "4", "--repeats", "2"],
     "bench_simulator.py": ["--hosts", "4", "--intervals", "5"],
     "bench_env.py": ["--hosts", "4", "--envs", "2", "--steps", "3"],
+    "val_ppo.py": [
+        "--out",
+        "val_ppo.json",
+        "--base",
+        "debug=tiny",
+        "model.total_timesteps=64,model.n_envs=2,model.n_steps=32,model.batch_size=32,model.eval_every=32",
+    ],
     "eval_classifier.py": ["debug=tiny", "model.classifier.trainer.max_epochs=2", "--seeds", "0"],
     "val_recovery.py": [
         "debug=tiny",
@@ -135,3 +142,12 @@ def test_val_recovery_pairs_methods_on_validation_episodes(tmp_path: Path) -> No
     for name, entry in result["methods"].items():
         assert len(entry["episodes"]) == n_episodes, name
         assert name in out
+
+
+def test_val_ppo_scores_each_setting_beside_the_scheduler(tmp_path: Path) -> None:
+    out = run_script("val_ppo.py", TINY_ARGS["val_ppo.py"], tmp_path)
+    result = json.loads((tmp_path / "val_ppo.json").read_text())
+    setting = TINY_ARGS["val_ppo.py"][-1]
+    assert setting in out and "scheduler alone" in out, out
+    assert result[setting]["ppo/timesteps"] >= 64
+    assert result[setting]["curve"] and "none_val_return" in result

@@ -40,14 +40,13 @@ def fitted(make_cfg, tmp_path, monkeypatch):
         tmp_path,
     )
     seen: list[tuple[bool, int]] = []
-    reset = EdgeRecoveryEnv.reset
+    plan = EdgeRecoveryEnv.plan
 
-    def spy(self, *, seed=None, options=None):
-        out = reset(self, seed=seed, options=options)
-        seen.append((self.seeds is not None, self.episode_seed))
-        return out
+    def spy(self, seed):  # every episode, training or validation, starts from its plan
+        seen.append((self.seeds is not None, int(seed)))
+        return plan(self, seed)
 
-    monkeypatch.setattr(EdgeRecoveryEnv, "reset", spy)
+    monkeypatch.setattr(EdgeRecoveryEnv, "plan", spy)
     method = hydra.utils.instantiate(cfg.model, _recursive_=False)
     logger = RecordingLogger()
     metrics = method.fit(
@@ -61,7 +60,7 @@ def fitted(make_cfg, tmp_path, monkeypatch):
             simulation_cfg=cfg,
         )
     )
-    monkeypatch.setattr(EdgeRecoveryEnv, "reset", reset)
+    monkeypatch.setattr(EdgeRecoveryEnv, "plan", plan)
     return cfg, method, metrics, logger, seen
 
 
@@ -105,3 +104,43 @@ def test_ppo_policy_respects_masks_and_matches_through_the_env(fitted) -> None:
 def test_bad_budget_names_the_field() -> None:
     with pytest.raises(PPOConfigError, match="total_timesteps"):
         PPOMethod(total_timesteps=0)
+
+
+def test_shared_agent_is_trained_once_and_loaded_by_later_runs(make_cfg, tmp_path) -> None:
+    overrides = [
+        "debug=tiny",
+        "model=ppo",
+        "model.total_timesteps=128",
+        "model.n_envs=2",
+        "model.n_steps=32",
+        "model.batch_size=32",
+        "model.eval_every=64",
+        "model.progress_bar=false",
+        f"model.shared_agent_dir={tmp_path / 'agent'}",
+    ]
+    cfg = make_cfg(overrides, tmp_path)
+
+    def fit(seed: int, cfg=cfg) -> tuple[PPOMethod, dict[str, float], RecordingLogger]:
+        method = hydra.utils.instantiate(cfg.model, _recursive_=False)
+        logger = RecordingLogger()
+        ctx = FitContext(tmp_path, tmp_path, tmp_path / f"run{seed}", seed, cfg.trainer,
+                         [logger], cfg)  # fmt: skip
+        return method, method.fit(ctx), logger
+
+    first, m1, log1 = fit(0)
+    second, m2, log2 = fit(3)
+    assert (m1["ppo/loaded_shared_agent"], m2["ppo/loaded_shared_agent"]) == (0.0, 1.0)
+    assert m2["ppo/best_val_return"] == m1["ppo/best_val_return"]
+    assert log2.rows == log1.rows  # the shared agent's learning curve, logged in each run
+    env = EdgeRecoveryEnv(cfg)
+    env.reset(seed=200)
+    for _ in range(3):
+        a = first.policy().decide(env.observation, env.proposal).placement
+        b = second.policy().decide(env.observation, env.proposal).placement
+        np.testing.assert_array_equal(a, b)
+        env.step(np.zeros(env.action_space.shape, dtype=np.int64))
+    # Another setting is another agent: trained, not loaded.
+    other = make_cfg([*overrides, "model.keep_bias=1.0"], tmp_path)
+    _, m3, _ = fit(0, other)
+    assert m3["ppo/loaded_shared_agent"] == 0.0
+    assert len(list((tmp_path / "agent").glob("ppo_*.zip"))) == 2

@@ -42,7 +42,7 @@ def test_vector_env_matches_sync_vector_env_through_autoreset(tiny_cfg) -> None:
     b, _ = ref.reset(seed=5)
     assert data_equivalence(a, b, exact=True)
     rng = np.random.default_rng(0)
-    T = ours.envs[0].n_intervals
+    T = ours.env.n_intervals
     for _ in range(T + 3):  # through the end of the episode and the autoreset step
         actions = masked_actions(a, rng)
         a, ra, ta, ua, ia = ours.step(actions)
@@ -53,7 +53,7 @@ def test_vector_env_matches_sync_vector_env_through_autoreset(tiny_cfg) -> None:
         np.testing.assert_array_equal(ta, tb)
         np.testing.assert_array_equal(ua, ub)
         assert data_equivalence(ia, ib, exact=True)
-    assert ours.envs[0].simulator.t == 2  # reset by the autoreset step, then stepped twice
+    assert ours.batch.t == 2  # reset by the autoreset step, then stepped twice
 
 
 def test_vector_env_seeded_reset_is_deterministic_and_data_not_reused(tiny_cfg) -> None:

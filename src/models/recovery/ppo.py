@@ -10,23 +10,42 @@ and actions go through `pregan.envs.spaces` in training and at test time alike.
 from __future__ import annotations
 
 import copy
+import hashlib
+import inspect
+import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from pregan.envs.config import env_section
-from pregan.envs.edge_recovery import EdgeRecoveryEnv
 from pregan.envs.spaces import decode_action, encode_observation
+from pregan.envs.vector import EdgeRecoveryVectorEnv
+from pregan.io import write_atomic, write_json_atomic
 from pregan.models.interfaces import FitContext
 from pregan.simulation.interfaces import ClusterSpec, Observation, RecoveryDecision
 
 
 class PPOConfigError(ValueError):
     """A bad model=ppo setting; names the field and value."""
+
+
+@contextmanager
+def _unchecked_distributions() -> Iterator[None]:
+    """Skip torch's argument validation of distributions while the agent acts or learns:
+    its masked MultiDiscrete head builds one Categorical per slot per call, and checking
+    each (finite logits, simplex) took most of PPO's time; the logits are the network's."""
+    before = torch.distributions.Distribution._validate_args
+    torch.distributions.Distribution.set_default_validate_args(False)
+    try:
+        yield
+    finally:
+        torch.distributions.Distribution.set_default_validate_args(before)
 
 
 class PPOPolicy:
@@ -41,20 +60,9 @@ class PPOPolicy:
     def decide(self, obs: Observation, proposal: np.ndarray) -> RecoveryDecision:
         x = encode_observation(obs, proposal, self.window, self.n_intervals)
         mask = x["action_mask"].reshape(-1).astype(bool)  # (C * (H + 1),)
-        action, _ = self.model.predict(x, action_masks=mask, deterministic=True)
+        with _unchecked_distributions():
+            action, _ = self.model.predict(x, action_masks=mask, deterministic=True)
         return RecoveryDecision(placement=decode_action(np.asarray(action), proposal))
-
-
-def episode_return(model: Any, env: EdgeRecoveryEnv, seed: int) -> float:
-    """Return of one deterministic masked episode of simulator seed `seed`."""
-    obs, _ = env.reset(options={"episode_seed": int(seed)})
-    total, done = 0.0, False
-    while not done:
-        action, _ = model.predict(obs, action_masks=env.action_masks(), deterministic=True)
-        obs, reward, terminated, truncated, _ = env.step(action)
-        total += reward
-        done = terminated or truncated
-    return total
 
 
 class PPOMethod:
@@ -77,6 +85,8 @@ class PPOMethod:
         eval_every: int = 5000,
         keep_bias: float = 0.0,
         progress_bar: bool = True,
+        shared_agent_dir: str | None = None,
+        train_seed: int = 0,
     ) -> None:
         for field, value in {
             "total_timesteps": total_timesteps,
@@ -104,13 +114,70 @@ class PPOMethod:
         self.net_arch = list(net_arch) if net_arch is not None else [128, 128]
         self.eval_every, self.progress_bar = int(eval_every), bool(progress_bar)
         self.keep_bias = float(keep_bias)
+        self.shared_agent_dir = None if shared_agent_dir is None else Path(shared_agent_dir)
+        self.train_seed = int(train_seed)
         self._policy: PPOPolicy | None = None
         self._artifacts: dict[str, Path] = {}
 
     def fit(self, ctx: FitContext) -> dict[str, float]:
+        """Train an agent (seed: the run's), or with `shared_agent_dir` train one agent per
+        configuration (seed: `train_seed`) and let every run of that configuration load it,
+        so that the study's five test-episode sets cost one training."""
+        with _unchecked_distributions():
+            if self.shared_agent_dir is None:
+                return self._fit(ctx, ctx.seed)
+            return self._fit_shared(ctx)
+
+    def _settings(self) -> dict[str, Any]:
+        """The constructor's settings that change what is trained (not where it is shared,
+        nor how training is displayed; the env group is keyed on its own)."""
+        names = inspect.signature(PPOMethod.__init__).parameters
+        skip = ("self", "env", "progress_bar", "shared_agent_dir")
+        return {k: getattr(self, k) for k in names if k not in skip}
+
+    def _fit_shared(self, ctx: FitContext) -> dict[str, float]:
+        from sb3_contrib import MaskablePPO
+
+        cfg = ctx.simulation_cfg
+        env_cfg = env_section(cfg, self.env_cfg)
+        key_src = json.dumps(
+            {
+                "model": {k: str(v) for k, v in self._settings().items()},
+                "env": OmegaConf.to_container(env_cfg, resolve=True),
+                **{
+                    g: OmegaConf.to_container(cfg[g], resolve=True)
+                    for g in ("simulation", "workload", "faults", "scheduler", "data")
+                },
+            },
+            sort_keys=True,
+            default=str,
+        )
+        key = hashlib.sha256(key_src.encode()).hexdigest()[:16]
+        agent = self.shared_agent_dir / f"ppo_{key}.zip"
+        record = self.shared_agent_dir / f"ppo_{key}.json"
+        if agent.is_file() and record.is_file():
+            saved = json.loads(record.read_text())
+            model = MaskablePPO.load(agent, device="cpu")
+            self.curve = [tuple(row) for row in saved["curve"]]
+            for step, train, val in self.curve:  # the shared agent's curve, in this run too
+                for logger in ctx.loggers or []:
+                    logger.log_metrics({"ppo/val_return": val, "ppo/train_return": train}, step)
+            self._policy = PPOPolicy(
+                model, int(env_cfg.window), int(cfg.simulation.n_intervals), self.name
+            )
+            self._artifacts = {"checkpoints": agent}
+            return {**saved["metrics"], "ppo/loaded_shared_agent": 1.0}
+        metrics = self._fit(ctx, self.train_seed)
+        self.shared_agent_dir.mkdir(parents=True, exist_ok=True)
+        write_atomic(agent, lambda tmp: self._policy.model.save(tmp))
+        write_json_atomic(record, {"metrics": metrics, "curve": self.curve, "key": key_src})
+        return {**metrics, "ppo/loaded_shared_agent": 0.0}
+
+    def _fit(self, ctx: FitContext, seed: int) -> dict[str, float]:
         from sb3_contrib import MaskablePPO
         from stable_baselines3.common.callbacks import BaseCallback
-        from stable_baselines3.common.vec_env import DummyVecEnv
+
+        from pregan.envs.sb3 import SB3VectorEnv, batched_returns
 
         cfg: DictConfig = ctx.simulation_cfg
         torch.set_num_threads(int(cfg.get("threads", 1)))
@@ -118,11 +185,15 @@ class PPOMethod:
         train_seeds = [int(s) for s in cfg.data.train_seeds]
         val_seeds = [int(s) for s in cfg.data.val_seeds]
 
-        def make() -> EdgeRecoveryEnv:
-            return EdgeRecoveryEnv(cfg, env_cfg=env_cfg, seeds=train_seeds)
-
-        vec = DummyVecEnv([make for _ in range(self.n_envs)])
-        val_env = EdgeRecoveryEnv(cfg, env_cfg=env_cfg)
+        # The training clusters are the rows of one batched vector environment; validation
+        # runs all validation episodes at once in another (same episode plans).
+        plans: dict = {}
+        vec = SB3VectorEnv(
+            EdgeRecoveryVectorEnv(
+                self.n_envs, cfg, env_cfg=env_cfg, seeds=train_seeds, plan_cache=plans
+            )
+        )
+        val_vec = EdgeRecoveryVectorEnv(len(val_seeds), cfg, env_cfg=env_cfg, plan_cache=plans)
         model = MaskablePPO(
             "MultiInputPolicy",
             vec,
@@ -134,7 +205,7 @@ class PPOMethod:
             gae_lambda=self.gae_lambda,
             ent_coef=self.ent_coef,
             policy_kwargs={"net_arch": self.net_arch},
-            seed=ctx.seed,
+            seed=seed,
             device="cpu",
             verbose=0,
         )
@@ -153,7 +224,7 @@ class PPOMethod:
                 logger.log_metrics(metrics, step=step)
 
         def validate(step: int) -> None:
-            val = float(np.mean([episode_return(model, val_env, s) for s in val_seeds]))
+            val = float(np.mean(batched_returns(model, val_vec, val_seeds)))
             ep = list(self._episode_returns)
             train = float(np.mean(ep[-self.n_envs * 2 :])) if ep else float("nan")
             curve.append((step, train, val))
@@ -193,7 +264,7 @@ class PPOMethod:
         out.mkdir(parents=True, exist_ok=True)
         model.save(out / "ppo_best.zip")
         self._artifacts = {"checkpoints": out / "ppo_best.zip"}
-        self._policy = PPOPolicy(model, int(env_cfg.window), val_env.n_intervals, self.name)
+        self._policy = PPOPolicy(model, int(env_cfg.window), val_vec.env.n_intervals, self.name)
         self.curve = curve
         return {
             "ppo/train_seconds": train_s,
