@@ -27,6 +27,7 @@ METHOD_ORDER: tuple[str, ...] = (
     "planner",
     "evacuate",
     "threshold",
+    "ppo",
     "pcft",
     "dftm",
     "eclb",
