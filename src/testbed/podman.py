@@ -67,11 +67,20 @@ class Container:
     def file(self, controller: str, name: str) -> Path:
         return CGROUP_ROOT / controller / self.cgroup.lstrip("/") / name
 
-    def write_demand(self, cpu_cores: float, ram_mb: float, disk_mb_s: float, net_mbit_s: float):
+    def write_demand(
+        self,
+        cpu_cores: float,
+        ram_mb: float,
+        read_mb_s: float = 0.0,
+        write_mb_s: float = 0.0,
+        net_mbit_s: float = 0.0,
+    ) -> None:
         """Set the worker's demand for the next ticks (read by the worker every 100 ms)."""
         path = Path(f"/proc/{self.pid}/root/run/demand")
         tmp = path.with_name("demand.tmp")
-        tmp.write_text(f"{cpu_cores:.4f} {ram_mb:.2f} {disk_mb_s:.3f} {net_mbit_s:.3f}\n")
+        tmp.write_text(
+            f"{cpu_cores:.4f} {ram_mb:.2f} {read_mb_s:.3f} {write_mb_s:.3f} {net_mbit_s:.3f}\n"
+        )
         os.replace(tmp, path)  # the worker never reads half a line
 
     def worker_stats(self) -> tuple[int, int]:
@@ -140,12 +149,12 @@ def net_bytes(pid: int, iface: str = "eth0") -> tuple[int, int]:
     return 0, 0
 
 
-def blkio_delay_s(cgroup_dir: Path) -> float:
-    """Seconds the tasks of a cgroup (and below) spent blocked on block I/O, from the
-    kernel's delay accounting (/proc/<pid>/stat field 42, clock ticks; needs
+def blkio_delay_s(cgroup_dir: Path) -> dict[int, float]:
+    """Per pid, seconds the tasks of a cgroup (and below) spent blocked on block I/O, from
+    the kernel's delay accounting (/proc/<pid>/stat field 42, clock ticks; needs
     kernel.task_delayacct=1, which the backend sets)."""
     hz = os.sysconf("SC_CLK_TCK")
-    total = 0
+    out: dict[int, float] = {}
     for procs in cgroup_dir.rglob("cgroup.procs"):
         try:
             pids = procs.read_text().split()
@@ -154,10 +163,10 @@ def blkio_delay_s(cgroup_dir: Path) -> float:
         for pid in pids:
             try:
                 stat = Path(f"/proc/{pid}/stat").read_text()
-                total += int(stat.rsplit(")", 1)[1].split()[39])  # field 42 overall
+                out[int(pid)] = int(stat.rsplit(")", 1)[1].split()[39]) / hz  # field 42
             except (OSError, ValueError, IndexError):
                 continue
-    return total / hz
+    return out
 
 
 @dataclass(frozen=True)

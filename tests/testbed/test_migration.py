@@ -24,7 +24,7 @@ def test_state_survives_a_move_between_pods_and_the_pause_is_measured(make_pod, 
 
     src, dst = make_pod(0.5, 128.0), make_pod(0.5, 128.0)
     ctr = run_worker(f"{src.name}-w", src)
-    ctr.write_demand(0.1, 8.0, 0.0, 0.0)
+    ctr.write_demand(0.1, 8.0)
     before = _wait_ticks(ctr, 15)
 
     res = migrate(ctr, f"{dst.name}-w", dst.id, tmp_path)
