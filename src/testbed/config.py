@@ -14,6 +14,8 @@ from pregan.simulation.config import ConfigError
 
 @dataclass(frozen=True)
 class TestbedConfig:
+    __test__ = False  # not a pytest test class despite its name
+
     prefix: str = "pregan_tb"  # pod, container and cgroup names start with it
     # A Pi's MIPS per core of this machine: 16116 -> a 4029-MIPS Pi 4B gets 0.25 cores, so
     # 4 emulated hosts take one of the 2 cores and leave the other to the backend and policy.
@@ -26,10 +28,6 @@ class TestbedConfig:
     loss_probability: float = 0.2  # iptables random DROP on a saturated host's input
     tbf_burst_kb: int = 32  # token bucket depth of the NIC emulation
     tbf_latency_ms: int = 50  # queueing allowed before tbf drops
-
-    @property
-    def __test__(self) -> bool:  # not a pytest test class despite its name
-        return False
 
 
 def testbed_from_dictconfig(cfg: Any) -> TestbedConfig:

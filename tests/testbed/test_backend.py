@@ -71,3 +71,19 @@ def test_a_live_episode_measures_each_injected_fault_in_its_own_metrics(live):
     assert rec.fault_class[6, 0] == FAULT_KINDS.index("node_crash") + 1
     assert (m[6, 0] == 0).all() and rec.fault_truth[6, 0].all()
     assert (rec.placement[6] != 0).all()  # nothing runs on a crashed host
+
+
+def test_cosimulation_starts_from_the_live_state(live):
+    from pregan.simulation.cosim import FaultEstimate
+
+    while live.t < 7:
+        obs = live.observe()
+        up = obs.host_up
+        live.step(np.where(obs.needs_placement, int(np.flatnonzero(up)[-1]), -1))
+    obs = live.observe()
+    view = live.cosimulator(FaultEstimate.none(4))
+    assert view.t == live.t
+    # The snapshot holds the containers' measured progress, not a simulated one.
+    np.testing.assert_array_equal(view._state.work_done, live._state.work_done)
+    res = view.cosimulate(np.stack([obs.placement, np.where(obs.active, 1, -1)]), horizon=2)
+    assert np.isfinite(res.energy_j).all() and np.isfinite(res.mean_response_s).all()
