@@ -138,6 +138,7 @@ def run_experiment(cfg: DictConfig) -> dict[str, float]:
         "seed": str(cfg.seed),
         "git_commit": _git_commit(),
         "dataset": f"sim-{cfg.simulation.n_hosts}h-{cfg.workload.kind}",
+        "backend": str((cfg.get("backend") or {}).get("name", "sim")),  # sim | testbed (live)
         "scheduler": str(cfg.scheduler.get("name", cfg.scheduler._target_.rsplit(".", 1)[-1])),
         **{f"tag_{i}": str(t) for i, t in enumerate(cfg.get("tags") or [])},
     }

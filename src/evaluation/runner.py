@@ -79,10 +79,8 @@ def run_recovery_episode(
     ground truth of interval t-1, the last one its window shows. Interval 0 has no history
     and is not scored for detection.
     """
-    from pregan.simulation.simulator import Simulator
-
     reset = _reset_peak_rss()
-    sim = Simulator.from_config(cfg, seed)
+    sim = open_backend(cfg, seed)
     policy.reset(sim.spec)
     # The oracle alone is handed the truth; a policy that co-simulates (PreGAN with
     # model.online=true) is handed `sim.cosimulator`, which builds a snapshot of the container
@@ -109,6 +107,7 @@ def run_recovery_episode(
         dims.append(decision.dim_scores)
         classes.append(decision.fault_class)
     record = sim.record()
+    extras = backend_extras(sim)
     # Decision t is judged against interval t-1; drop interval 0, which has no history.
     truth_class = record.fault_class[:-1].astype(np.int64)  # (T-1, H)
     truth_dims = record.fault_truth[:-1]  # (T-1, H, D)
@@ -123,7 +122,54 @@ def run_recovery_episode(
         dim_scores=_stack(dims[1:]),
         fault_class=_stack(classes[1:]),
         peak_rss_mb=_peak_rss_mb(reset),
+        extras=extras,
     )
+
+
+# ---- backend hook (issue 19): `backend=sim` (default) or `backend=testbed` -------------------
+
+
+def open_backend(cfg: Any, seed: int) -> Any:
+    """The cluster an episode runs on: the simulator, or the live test bed (same interface;
+    the test bed removes its pods when its episode ends, or at exit if the episode failed)."""
+    backend = cfg.get("backend") or {}
+    if backend.get("name", "sim") == "testbed":
+        from pregan.testbed.backend import TestbedBackend
+
+        return TestbedBackend.from_config(cfg, seed)
+    from pregan.simulation.simulator import Simulator
+
+    return Simulator.from_config(cfg, seed)
+
+
+def backend_extras(sim: Any) -> dict[str, Any]:
+    """A live episode's migration log (pauses, bytes, failures); closes the test bed."""
+    if not hasattr(sim, "migrations"):
+        return {}
+    moves = sim.migrations
+    extras = {
+        "migration_pause_s": [m.pause_s for m in moves if m.ok],
+        "migration_mb": [m.bytes_moved / 2**20 for m in moves if m.ok],
+        "failed_migrations": [
+            f"t={m.t} slot={m.slot} {m.src}->{m.dst}: {m.error}" for m in moves if not m.ok
+        ],
+        "workers_killed": int(sim.killed),
+        "interval_wall_s": list(sim.wall_s),
+    }
+    sim.close()
+    return extras
+
+
+def _backend_metrics(outcomes: list[EpisodeOutcome]) -> dict[str, float]:
+    """Test-bed figures (absent on the simulator): migration MB and failed migrations."""
+    if not all("migration_mb" in o.extras for o in outcomes):
+        return {}
+    mb = [x for o in outcomes for x in o.extras["migration_mb"]]
+    return {
+        "migration_mb": float(np.mean(mb)) if mb else float("nan"),
+        "failed_migrations": float(sum(len(o.extras["failed_migrations"]) for o in outcomes)),
+        "workers_killed": float(sum(o.extras["workers_killed"] for o in outcomes)),
+    }
 
 
 def _qos_metrics(outcomes: list[EpisodeOutcome]) -> dict[str, float]:
@@ -227,4 +273,4 @@ def score_outcomes(outcomes: list[EpisodeOutcome]) -> dict[str, float]:
     """
     if not outcomes:
         raise ValueError("score_outcomes: no episodes to score")
-    return {**_qos_metrics(outcomes), **_detection_metrics(outcomes)}
+    return {**_qos_metrics(outcomes), **_detection_metrics(outcomes), **_backend_metrics(outcomes)}
