@@ -74,8 +74,12 @@ class GanMigratorModule(L.LightningModule):
         super().__init__()
         self.save_hyperparameters()
         self.automatic_optimization = False
-        self.generator = Generator(embed_dim + N_SLOT_FEATURES_BASE + n_metrics, hidden, bound)
-        self.discriminator = Discriminator(n_hosts, n_slots, embed_dim, hidden)
+        # Initial weights from `seed` alone, not from whatever drew from the global generator
+        # before (a classifier fitted in the same process, or loaded from the shared stage).
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.generator = Generator(embed_dim + N_SLOT_FEATURES_BASE + n_metrics, hidden, bound)
+            self.discriminator = Discriminator(n_hosts, n_slots, embed_dim, hidden)
         self.scoring = CosimScoring.from_config(cosim or {})
         self._online_opts: tuple[torch.optim.Optimizer, torch.optim.Optimizer] | None = None
         self._online_steps = 0
