@@ -214,6 +214,15 @@ class GanMigratorModule(L.LightningModule):
         }
         return d_loss, g_loss, stats
 
+    def transfer_batch_to_device(
+        self, batch: list[DecisionPoint], device: torch.device, dataloader_idx: int
+    ) -> list[DecisionPoint]:
+        """The batch as it is: decision points hold NumPy arrays and co-simulation snapshots,
+        which the losses turn into tensors themselves. Lightning's default walks every field
+        and rebuilds each dataclass, so the planner scores a point caches (`point.cache`)
+        landed on a copy and were co-simulated again every epoch."""
+        return batch
+
     def _rng(self, batch_idx: int) -> np.random.Generator:
         return np.random.default_rng(
             [self.hparams.seed, self.current_epoch, batch_idx, self._online_steps]
