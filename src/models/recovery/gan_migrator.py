@@ -89,14 +89,14 @@ class GanMigratorModule(L.LightningModule):
     def leave_scores(self, point: DecisionPoint) -> np.ndarray:
         """(C,) the generator's leave score of every slot (0 for slots not on a flagged host)."""
         x = torch.from_numpy(slot_features(point))  # (C, F)
-        with torch.no_grad():
+        with torch.inference_mode():
             return self.generator(x, torch.from_numpy(point.movable)).numpy()
 
     def judge(self, point: DecisionPoint, placements: np.ndarray) -> np.ndarray:
         """(B,) D's probability that each of (B, C) decoded placements beats the proposal."""
         b = placements.shape[0]
         h = self.hparams.n_hosts
-        with torch.no_grad():
+        with torch.inference_mode():
             e = torch.from_numpy(point.embedding).expand(b, -1, -1)  # (B, H, e)
             s = one_hot(torch.from_numpy(point.proposal), h).expand(b, -1, -1)  # (B, C, H)
             c = one_hot(torch.from_numpy(placements), h)  # (B, C, H)
