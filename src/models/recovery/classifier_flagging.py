@@ -300,25 +300,3 @@ class ClassifierMethod:
 
     def artifacts(self) -> dict[str, Path]:
         return dict(self._artifacts)
-
-
-class SharedClassifierMethod(ClassifierMethod):
-    """`model=classifier`: only the classifier, trained once per seed for every method that
-    names its folder in `classifier.pretrained` (the study's `train_classifier` stage). It
-    recovers nothing: run it with `evaluation.test_episodes=false`."""
-
-    def __init__(
-        self, name: str = "classifier", classifier: DictConfig | None = None, **_: Any
-    ) -> None:
-        super().__init__(name, classifier, "conf/model/classifier.yaml")
-        if classifier is not None and classifier.get("pretrained"):
-            raise ConfigError(
-                "conf/model/classifier.yaml: model=classifier trains the shared classifier; "
-                f"classifier.pretrained={classifier.pretrained!r} would only load it"
-            )
-
-    def policy(self) -> Any:
-        raise ConfigError(
-            "model=classifier trains the shared classifier and has no recovery policy: run it "
-            "with evaluation.test_episodes=false evaluation.val_episodes=false"
-        )
