@@ -1,6 +1,6 @@
 """Validation-seed comparison of the classifier-driven recovery methods, paired by episode.
 
-    python benchmarks/val_recovery.py --out val.json [--seed 0] [overrides ...]
+    python benchmarks/val_recovery.py --out val.json [--seed 0] [--episodes 20] [overrides ...]
 
 Fits PreGAN's classifier once (the run's seed), then runs `evacuate`, `planner`, `pregan` (its
 GAN trained on the training seeds) and `none` on the validation episodes only
@@ -57,6 +57,26 @@ def _episode_figures(outcome) -> dict[str, float]:
     }
 
 
+def validation_episodes(cfg, n: int) -> list[int]:
+    """The first n of data.val_seeds, data.val_seeds + stride, + 2 * stride, ... (stride:
+    data.test_seed_stride); all of data.val_seeds when n is 0. Refuses any seed that is a
+    training seed or a test episode of any of the study's run seeds (0-99)."""
+    base = [int(s) for s in cfg.data.val_seeds]
+    if n <= 0:
+        return base
+    stride = int(cfg.data.get("test_seed_stride", 0))
+    if stride <= 0 and n > len(base):
+        raise ValueError(f"--episodes {n} > {len(base)} val seeds and data.test_seed_stride is 0")
+    seeds = [s + stride * (i // len(base)) for i, s in enumerate(base * (n // len(base) + 1))]
+    seeds = seeds[:n]
+    tests = {int(t) + stride * k for t in cfg.data.test_seeds for k in range(100)}
+    if clash := sorted(
+        (set(seeds) & tests) | (set(seeds) & {int(t) for t in cfg.data.train_seeds})
+    ):
+        raise ValueError(f"validation episodes {clash} are training or test seeds")
+    return seeds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
@@ -75,6 +95,15 @@ def main() -> None:
         nargs="*",
         default=[],
         help="also run pregan at these D thresholds",
+    )
+    parser.add_argument(
+        "--episodes",
+        type=int,
+        default=0,
+        help="run this many validation episodes: data.val_seeds, then the same seeds shifted "
+        "by data.test_seed_stride, 2x the stride, ... (0: data.val_seeds alone). The classifier "
+        "keeps its validation split (data.val_seeds); none of these seeds is a test or training "
+        "seed (checked)",
     )
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args()
@@ -141,19 +170,18 @@ def main() -> None:
         else:
             raise ValueError(f"unknown method {name!r}")
     scheduler = hydra.utils.instantiate(cfg.scheduler)
+    episodes = validation_episodes(cfg, args.episodes)
     result = {
         "seed": args.seed,
         "tag": args.tag,
-        "val_seeds": list(cfg.data.val_seeds),
+        "val_seeds": episodes,
         "overrides": args.overrides,
         "classifier": clf_metrics,
         "fit_s": fit_s,
         "methods": {},
     }
     for name, policy in policies.items():
-        outcomes = [
-            run_recovery_episode(cfg, int(s), scheduler, policy) for s in cfg.data.val_seeds
-        ]
+        outcomes = [run_recovery_episode(cfg, int(s), scheduler, policy) for s in episodes]
         result["methods"][name] = {
             "metrics": score_outcomes(outcomes),
             "episodes": [_episode_figures(o) for o in outcomes],

@@ -209,7 +209,7 @@ def test_config_fast_dev_run(name, tmp_path):
     with initialize_config_dir(str(REPO_ROOT / "conf" / "classifier"), version_base="1.3"):
         cfg = compose(name, overrides=["input_features=[value,delta,cluster]"])
     assert cfg.trainer.max_epochs >= 1 and cfg.trainer.batch_size >= 1  # read by PreGANMethod
-    module_cfg = {k: v for k, v in cfg.items() if k != "trainer"}
+    module_cfg = {k: v for k, v in cfg.items() if k not in ("trainer", "pretrained")}
     model = instantiate(module_cfg, n_hosts=dm.n_hosts, n_features=dm.n_features)
     trainer = quiet_trainer(fast_dev_run=True)
     trainer.fit(model, datamodule=dm)

@@ -261,6 +261,9 @@ def test_manual_optimisation_training_step(tmp_path) -> None:
         trainer.callback_metrics
     )
     assert (tmp_path / "gan_plots").is_dir()
+    # The Trainer hands the points themselves to the step, so the planner's candidates are
+    # co-simulated once per point and reused over epochs (a copied batch cached nothing).
+    assert all("planner" in p.cache for p in points)
 
 
 @pytest.mark.parametrize(

@@ -50,25 +50,33 @@ class PlacementSurrogate(nn.Module):
         return self.net(x).squeeze(-1).mean(-1)  # (B,)
 
     def host_grad(
-        self, host_cpu: np.ndarray, load: np.ndarray, count: np.ndarray
+        self,
+        host_cpu: np.ndarray,
+        load: np.ndarray,
+        count: np.ndarray,
+        weights: tuple[np.ndarray, ...] | None = None,
+        n_hosts: int | None = None,
     ) -> tuple[float, np.ndarray, np.ndarray]:
         """Objective and its gradients w.r.t. each host's placed load and count, in NumPy:
-        (y, dy/dload (H,), dy/dcount (H,)). host_cpu, load, count (H,).
+        (y, dy/dload (H,), dy/dcount (H,)). host_cpu, load, count (H,). `weights`: those of
+        `numpy_weights()`, fetched once by a caller that evaluates many placements.
+        `n_hosts`: the cluster's host count when the H given are a subset of its hosts (the
+        objective is a mean over all of them); y is then this subset's share of it.
 
         Hand-derived backpropagation through this fixed architecture: GOBI takes up to 200
         gradient steps per scheduling decision on a network this small, where autograd's
         per-operation overhead is most of the cost. Equal to autograd (tested).
         """
-        w1, b1, w2, b2, w3, b3 = self._numpy_weights()
-        n = host_cpu.shape[0]
+        w1, b1, w2, b2, w3, b3 = self.numpy_weights() if weights is None else weights
+        n = host_cpu.shape[0] if n_hosts is None else n_hosts
         z = np.stack([host_cpu, load, count], axis=1)  # (H, 3)
         a1 = z @ w1.T + b1  # (H, hidden)
-        s1 = _softplus(a1)
+        s1, g1 = _softplus_and_sigmoid(a1)
         a2 = s1 @ w2.T + b2
-        s2 = _softplus(a2)
-        y = float((s2 @ w3[0] + b3[0]).mean())
-        da2 = w3[0] / (1.0 + np.exp(-a2)) / n  # (H, hidden) dy/da2 = w3 * sigmoid(a2) / H
-        da1 = (da2 @ w2) / (1.0 + np.exp(-a1))  # (H, hidden)
+        s2, g2 = _softplus_and_sigmoid(a2)
+        y = float((s2 @ w3[0] + b3[0]).sum() / n)
+        da2 = g2 * (w3[0] / n)  # (H, hidden) dy/da2 = w3 * sigmoid(a2) / H
+        da1 = (da2 @ w2) * g1  # (H, hidden)
         dz = da1 @ w1  # (H, 3)
         return y, dz[:, 1], dz[:, 2]
 
@@ -80,7 +88,7 @@ class PlacementSurrogate(nn.Module):
         y, g_load, g_count = self.host_grad(host_cpu, load, placement.sum(0))
         return y, np.outer(container_cpu, g_load) + g_count[None, :]  # (C, H)
 
-    def _numpy_weights(self) -> tuple[np.ndarray, ...]:
+    def numpy_weights(self) -> tuple[np.ndarray, ...]:
         """The MLP's weights as float64 NumPy arrays, cached until the parameters change."""
         version = tuple(p._version for p in self.parameters())
         if getattr(self, "_np_cache", (None,))[0] != version:
@@ -95,6 +103,9 @@ class PlacementSurrogate(nn.Module):
         return self._np_cache[1]
 
 
-def _softplus(a: np.ndarray) -> np.ndarray:
-    """log(1 + e^a), stable; ~30x faster than np.logaddexp(0, a) on small arrays."""
-    return np.maximum(a, 0.0) + np.log1p(np.exp(-np.abs(a)))
+def _softplus_and_sigmoid(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(log(1 + e^a), its derivative sigmoid(a)), stable, sharing one exp(-|a|); the softplus
+    ~30x faster than np.logaddexp(0, a) on small arrays."""
+    e = np.exp(-np.abs(a))
+    sig = np.where(a >= 0.0, 1.0, e) / (1.0 + e)
+    return np.maximum(a, 0.0) + np.log1p(e), sig

@@ -6,10 +6,17 @@ module. `fit_classifier` trains the classifier (Lightning); `ClassifierFlagger` 
 verdict on an observation into flags and fault embeddings; `classifier_verdict` reports the
 verdict as a RecoveryDecision. `UtilisationFlagger` is a classifier-free stand-in for tests
 and for runs without a trained classifier.
+
+The study trains each seed's classifier once (`model=classifier`, the DVC stage
+`train_classifier`) and the methods load it (`model.classifier.pretrained=<folder>`): same
+seed, same traces, same config give the same classifier, so fitting it in every method's run
+only cost time. `shared_record`/`load_shared_classifier` are the two ends of that hand-over.
 """
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,9 +29,15 @@ from omegaconf import DictConfig, OmegaConf
 
 from pregan.checkpoints import ResumableCheckpoint, resume_path
 from pregan.data.windows import WindowDataModule, live_inputs
+from pregan.io import write_json_atomic
 from pregan.models.interfaces import ClassifierOutput, FitContext
-from pregan.models.recovery.fault_classifier import FaultClassifierModule
+from pregan.models.recovery.fault_classifier import ClassifierCheckpointError, FaultClassifierModule
+from pregan.simulation.config import ConfigError
 from pregan.simulation.interfaces import Observation, RecoveryDecision
+
+SHARED_RECORD = "classifier.json"
+"""Written into a run folder beside its checkpoints: which checkpoint is the best, its val/
+metrics, the config and seed it was trained with (what `load_shared_classifier` checks)."""
 
 Flagger = Callable[[Observation], tuple[np.ndarray, np.ndarray]]
 """obs -> (flags (H,) bool, E (H, e) float32 with zero rows for unflagged hosts).
@@ -142,8 +155,7 @@ def fit_classifier(
     the run's trainer and data settings for this fit only (early stopping on val/f1 acts
     between min_epochs and max_epochs). Resumes from the run's last classifier checkpoint.
     """
-    cfg = OmegaConf.to_container(classifier_cfg, resolve=True)
-    cfg = {k: v for k, v in cfg.items() if k not in ("name",)}
+    cfg = fit_config(classifier_cfg)
     fit_cfg = cfg.pop("trainer", None) or {}
     data = ctx.simulation_cfg.get("data", {}) if ctx.simulation_cfg is not None else {}
     dm = WindowDataModule(
@@ -172,6 +184,71 @@ def fit_classifier(
     return model.eval(), metrics, best_path
 
 
+def fit_config(classifier_cfg: DictConfig) -> dict[str, Any]:
+    """The classifier config as the fit reads it: resolved, without the keys that do not
+    change the trained model (`name`, and `pretrained`, which says where to load it from)."""
+    cfg = OmegaConf.to_container(classifier_cfg, resolve=True)
+    return {k: v for k, v in cfg.items() if k not in ("name", "pretrained")}
+
+
+def shared_record(
+    output_dir: Path, classifier_cfg: DictConfig, seed: int, metrics: dict[str, float], best: Path
+) -> None:
+    """Record a fitted classifier in its run folder for `load_shared_classifier`."""
+    write_json_atomic(
+        Path(output_dir) / SHARED_RECORD,
+        {
+            "seed": int(seed),
+            "config": fit_config(classifier_cfg),
+            "metrics": metrics,
+            "checkpoint": os.path.relpath(best, output_dir),
+        },
+    )
+
+
+def pretrained_folder(folder: str, ctx: FitContext) -> Path:
+    """`<folder>/seed<k>` of this run's seed; a relative folder is read from the project root
+    (`paths.root_dir`), as DVC and Hydra's sweep folders are."""
+    path = Path(folder)
+    if not path.is_absolute():
+        root = ctx.simulation_cfg.get("paths", {}).get("root_dir") if ctx.simulation_cfg else None
+        path = Path(root or ".") / path
+    return path / f"seed{ctx.seed}"
+
+
+def load_shared_classifier(
+    classifier_cfg: DictConfig, ctx: FitContext
+) -> tuple[FaultClassifierModule, dict[str, float], Path]:
+    """The classifier `model=classifier` fitted for this seed with this config: (the best
+    model in eval mode, the val/ metrics of its fit, its checkpoint). A missing record, another
+    seed or another config is a clear error, never a silently different classifier."""
+    folder = pretrained_folder(str(classifier_cfg.pretrained), ctx)
+    path = folder / SHARED_RECORD
+    if not path.is_file():
+        raise ClassifierCheckpointError(
+            f"{path}: no shared classifier for seed {ctx.seed}; train it first with "
+            "`python -m dvc repro train_classifier` (or set model.classifier.pretrained=null)"
+        )
+    try:
+        record = json.loads(path.read_text())
+        seed, config = int(record["seed"]), record["config"]
+        metrics = {str(k): float(v) for k, v in record["metrics"].items()}
+        ckpt = folder / str(record["checkpoint"])
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
+        raise ClassifierCheckpointError(f"{path}: not a classifier record ({err!r})") from None
+    if seed != ctx.seed:
+        raise ClassifierCheckpointError(f"{path}: trained with seed {seed}, run seed {ctx.seed}")
+    want = fit_config(classifier_cfg)
+    if config != want:
+        diff = sorted(k for k in set(config) | set(want) if config.get(k) != want.get(k))
+        raise ConfigError(
+            f"{path}: the shared classifier was trained with other classifier settings "
+            f"({', '.join(f'{k}: {config.get(k)!r} there, {want.get(k)!r} here' for k in diff)}); "
+            "retrain it (dvc repro train_classifier) or set model.classifier.pretrained=null"
+        )
+    return FaultClassifierModule.from_checkpoint(ckpt).eval(), metrics, ckpt
+
+
 def _callbacks(ctx: FitContext, ckpt_dir: Path) -> list[Any]:
     """The run's checkpoint/early-stopping callbacks (val/f1), checkpoints in `ckpt_dir`."""
     cb_cfg = ctx.simulation_cfg.get("callbacks") if ctx.simulation_cfg is not None else None
@@ -193,8 +270,9 @@ def _callbacks(ctx: FitContext, ckpt_dir: Path) -> list[Any]:
 
 class ClassifierMethod:
     """The half every classifier-driven method shares (`evacuate`, `planner`, `pregan`): hold
-    the classifier config, train it with `fit_classifier`, keep its best checkpoint as an
-    artifact. Subclasses add their policy (and PreGAN its GAN)."""
+    the classifier config, train it with `fit_classifier` (or load the shared one of this seed
+    when `classifier.pretrained` names a folder), keep its best checkpoint as an artifact.
+    Subclasses add their policy (and PreGAN its GAN)."""
 
     def __init__(self, name: str, classifier: DictConfig | None, source: str) -> None:
         if classifier is None:
@@ -204,7 +282,12 @@ class ClassifierMethod:
         self._artifacts: dict[str, Path] = {}
 
     def fit(self, ctx: FitContext) -> dict[str, float]:
-        self.classifier, metrics, best = fit_classifier(self.classifier_cfg, ctx)
+        if self.classifier_cfg.get("pretrained"):
+            self.classifier, metrics, best = load_shared_classifier(self.classifier_cfg, ctx)
+        else:
+            self.classifier, metrics, best = fit_classifier(self.classifier_cfg, ctx)
+            if best is not None:
+                shared_record(ctx.output_dir, self.classifier_cfg, ctx.seed, metrics, best)
         if best is not None:
             self._artifacts["classifier"] = best
         return metrics

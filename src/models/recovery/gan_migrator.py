@@ -74,8 +74,12 @@ class GanMigratorModule(L.LightningModule):
         super().__init__()
         self.save_hyperparameters()
         self.automatic_optimization = False
-        self.generator = Generator(embed_dim + N_SLOT_FEATURES_BASE + n_metrics, hidden, bound)
-        self.discriminator = Discriminator(n_hosts, n_slots, embed_dim, hidden)
+        # Initial weights from `seed` alone, not from whatever drew from the global generator
+        # before (a classifier fitted in the same process, or loaded from the shared stage).
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.generator = Generator(embed_dim + N_SLOT_FEATURES_BASE + n_metrics, hidden, bound)
+            self.discriminator = Discriminator(n_hosts, n_slots, embed_dim, hidden)
         self.scoring = CosimScoring.from_config(cosim or {})
         self._online_opts: tuple[torch.optim.Optimizer, torch.optim.Optimizer] | None = None
         self._online_steps = 0
@@ -85,14 +89,14 @@ class GanMigratorModule(L.LightningModule):
     def leave_scores(self, point: DecisionPoint) -> np.ndarray:
         """(C,) the generator's leave score of every slot (0 for slots not on a flagged host)."""
         x = torch.from_numpy(slot_features(point))  # (C, F)
-        with torch.no_grad():
+        with torch.inference_mode():
             return self.generator(x, torch.from_numpy(point.movable)).numpy()
 
     def judge(self, point: DecisionPoint, placements: np.ndarray) -> np.ndarray:
         """(B,) D's probability that each of (B, C) decoded placements beats the proposal."""
         b = placements.shape[0]
         h = self.hparams.n_hosts
-        with torch.no_grad():
+        with torch.inference_mode():
             e = torch.from_numpy(point.embedding).expand(b, -1, -1)  # (B, H, e)
             s = one_hot(torch.from_numpy(point.proposal), h).expand(b, -1, -1)  # (B, C, H)
             c = one_hot(torch.from_numpy(placements), h)  # (B, C, H)
@@ -209,6 +213,15 @@ class GanMigratorModule(L.LightningModule):
             "d_pos_rate": float(py.mean()) if len(py) else 0.0,
         }
         return d_loss, g_loss, stats
+
+    def transfer_batch_to_device(
+        self, batch: list[DecisionPoint], device: torch.device, dataloader_idx: int
+    ) -> list[DecisionPoint]:
+        """The batch as it is: decision points hold NumPy arrays and co-simulation snapshots,
+        which the losses turn into tensors themselves. Lightning's default walks every field
+        and rebuilds each dataclass, so the planner scores a point caches (`point.cache`)
+        landed on a copy and were co-simulated again every epoch."""
+        return batch
 
     def _rng(self, batch_idx: int) -> np.random.Generator:
         return np.random.default_rng(

@@ -339,54 +339,70 @@ class GOBIScheduler:
         candidates if -1); down hosts are masked out. Records the surrogate objective of the
         hard start and of the rounded result in `last_objective`."""
         net = self.module.surrogate
+        weights = net.numpy_weights()  # fixed while placing: fetched once, not per step
         n_hosts = host_cpu.shape[0]
-        hc, ct = host_cpu.astype(np.float64), (cont * active).astype(np.float64)  # (H,), (C,)
-        mask = active.astype(np.float64)[:, None]  # (C, 1)
+        hc = host_cpu.astype(np.float64)  # (H,)
+        # Only active rows are optimised: an idle slot adds nothing to the objective and gets
+        # no gradient, so its logits only decay (its row's argmax never changes) and rounding
+        # reads active rows only. Same result as optimising all C rows, at A/C of the cost.
+        rows = np.flatnonzero(active)  # (A,)
+        ct = cont[rows].astype(np.float64)  # (A,)
         down = np.where(host_up[idx], 0.0, -1e4)  # (C, K)
-        flat = idx.ravel()  # (C*K,)
+        down_a = down[rows]  # (A, K)
+        # Only the U hosts some active row may choose carry load; every other host's term is
+        # the constant f(cpu, 0, 0), evaluated once. The MLP then runs on U hosts, not H.
+        hosts, col = np.unique(idx[rows], return_inverse=True)  # (U,), (A*K,)
+        col = col.reshape(rows.shape[0], -1)  # (A, K) each candidate's position in `hosts`
+        flat, n_used = col.ravel(), hosts.shape[0]
+        rest = np.setdiff1d(np.arange(n_hosts), hosts)
+        zeros = np.zeros(rest.shape[0])
+        y_rest = net.host_grad(hc[rest], zeros, zeros, weights, n_hosts)[0] if rest.size else 0.0
+        hc_used = hc[hosts]
 
         def objective(p: np.ndarray) -> tuple[float, np.ndarray]:
-            """Surrogate value and its gradient w.r.t. the relaxed rows p (C, K)."""
-            pm = p * mask
-            load = np.bincount(flat, (pm * ct[:, None]).ravel(), n_hosts)  # (H,)
-            count = np.bincount(flat, pm.ravel(), n_hosts)
-            y, g_load, g_count = net.host_grad(hc, load, count)
-            return y, (ct[:, None] * g_load[idx] + g_count[idx]) * mask  # (C, K)
+            """Surrogate value and its gradient w.r.t. the relaxed active rows p (A, K)."""
+            load = np.bincount(flat, (p * ct[:, None]).ravel(), n_used)  # (U,)
+            count = np.bincount(flat, p.ravel(), n_used)  # (U,)
+            y, g_load, g_count = net.host_grad(hc_used, load, count, weights, n_hosts)
+            return y + y_rest, ct[:, None] * g_load[col] + g_count[col]  # (A, K)
 
         hard0 = (idx == start[:, None]).astype(np.float64)  # (C, K) one-hot of placed rows
-        first = objective(hard0)[0]
+        first = objective(hard0[rows])[0]
         # Containers of equal demand on equally loaded hosts get equal gradients, and a
         # per-host surrogate has no per-slot term to tell them apart: a fixed jitter of the
         # start logits lets them settle on different hosts.
         jitter = np.random.default_rng(0)
-        x = 3.0 * hard0 + jitter.normal(0.0, 0.3, hard0.shape)  # (C, K) logits
+        x0 = 3.0 * hard0 + jitter.normal(0.0, 0.3, hard0.shape)  # (C, K) logits
+        x = x0[rows]  # (A, K)
         # AdamW (betas 0.9/0.999, weight decay 0.01, as torch's defaults) with a cosine
         # learning rate, in NumPy with the surrogate's hand-derived gradient: on a (C, K)
         # tensor and a small MLP, torch's per-operation overhead would dominate the cost.
         m, v = np.zeros_like(x), np.zeros_like(x)
         b1, b2, wd, eps = 0.9, 0.999, 0.01, 1e-8
-        choice, unchanged = None, 0
+        choice, unchanged, decay = None, 0, 1.0
         for it in range(self.max_iters):
             lr = 0.5 * self.lr * (1.0 + math.cos(math.pi * it / self.max_iters))
-            logits = x + down
+            logits = x + down_a
             p = np.exp(logits - logits.max(axis=1, keepdims=True))
-            p /= p.sum(axis=1, keepdims=True)  # (C, K) relaxed placement
+            p /= p.sum(axis=1, keepdims=True)  # (A, K) relaxed placement
             _, dp = objective(p)
-            grad = p * (dp - (dp * p).sum(axis=1, keepdims=True))  # softmax backward (C, K)
+            grad = p * (dp - (dp * p).sum(axis=1, keepdims=True))  # softmax backward (A, K)
             x *= 1.0 - lr * wd
+            decay *= 1.0 - lr * wd
             m = b1 * m + (1 - b1) * grad
             v = b2 * v + (1 - b2) * grad * grad
             step = m / (np.sqrt(v / (1 - b2 ** (it + 1))) + eps)
             x -= lr / (1 - b1 ** (it + 1)) * step
-            now = (x + down).argmax(axis=1)  # (C,)
+            now = (x + down_a).argmax(axis=1)  # (A,)
             unchanged = unchanged + 1 if choice is not None and np.array_equal(now, choice) else 0
             choice = now
             if unchanged >= self.patience:
                 break
         self.last_iters = it + 1
-        final = x + down  # (C, K)
-        hard = (final == final.max(axis=1, keepdims=True)).astype(np.float64)  # (C, K)
-        hard /= hard.sum(axis=1, keepdims=True)
+        final = x0 * decay + down  # (C, K) idle rows: their start logits, decayed
+        final[rows] = x + down_a
+        hard = (final[rows] == final[rows].max(axis=1, keepdims=True)).astype(np.float64)
+        hard /= hard.sum(axis=1, keepdims=True)  # (A, K)
         self.last_objective = (first, objective(hard)[0])
         return final
 

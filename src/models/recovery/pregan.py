@@ -3,6 +3,8 @@
 fit: train the classifier on the trace windows (Lightning, checkpoint and early stopping on
 val/f1), then train the GAN offline by co-simulation on re-run training-seed episodes, with
 the classifier's flags and prototype embeddings as the generator's fault input.
+With `migrator.pretrained` (a folder of seed<k> runs) the GAN is loaded from the run of this
+seed there instead (`pregan_online` starts from `pregan`'s offline GAN in the study).
 policy: per interval detect -> classify -> generate -> discriminate -> migrate (S' is enacted
 only when D prefers it), optionally learning online, one GAN update per interval.
 """
@@ -29,12 +31,14 @@ from pregan.models.recovery.classifier_flagging import (
     ClassifierMethod,
     Flagger,
     classifier_verdict,
+    pretrained_folder,
 )
 from pregan.models.recovery.decision_points import collate_points, collect_points
 from pregan.models.recovery.decoding import decision_point
 from pregan.models.recovery.gan_checkpoint import GanCheckpointError, load_gan
 from pregan.models.recovery.gan_migrator import GanMigratorModule
 from pregan.models.recovery.planning import MakeCosim, scoring_from, verdict_estimate
+from pregan.simulation.config import ConfigError
 from pregan.simulation.interfaces import ClusterSpec, Observation, RecoveryDecision
 
 log = logging.getLogger(__name__)
@@ -193,10 +197,43 @@ class PreGANMethod(ClassifierMethod):
         self.gan = gan.eval()
         return {k: float(v) for k, v in trainer.callback_metrics.items() if k.endswith("_epoch")}
 
+    def _load_gan(self, ctx: FitContext) -> dict[str, float]:
+        """The offline GAN of another run of this seed (`migrator.pretrained`: a folder of
+        seed<k> runs, e.g. runs/pregan): `pregan_online` starts from exactly the GAN `pregan`
+        fitted (same classifier, seed, traces and settings), so fitting it again only cost
+        time. Returns that run's train/ metrics of the fit."""
+        assert self.classifier is not None
+        folder = pretrained_folder(str(self.migrator_cfg.pretrained), ctx)
+        cfg = ctx.simulation_cfg
+        n_hosts = int(cfg.simulation.n_hosts)
+        gan = load_gan(
+            folder / "checkpoints" / "gan" / "last.ckpt",
+            n_hosts,
+            int(cfg.simulation.get("n_slots") or n_hosts),
+        )
+        want = {k: self.migrator_cfg[k] for k in _GAN_KEYS if k in self.migrator_cfg}
+        want.update(
+            seed=ctx.seed,
+            budget=self.budget,
+            embed_dim=ClassifierFlagger(self.classifier).embed_dim,
+            cosim=OmegaConf.to_container(self.migrator_cfg.cosim, resolve=True),
+        )
+        if diff := sorted(k for k, v in want.items() if gan.hparams.get(k) != v):
+            raise ConfigError(
+                f"{folder}: its GAN was trained with other settings ("
+                + ", ".join(f"{k}: {gan.hparams.get(k)!r} there, {want[k]!r} here" for k in diff)
+                + "); retrain it or set model.migrator.pretrained=null"
+            )
+        record = json.loads((folder / "metrics.json").read_text()).get("metrics", {})
+        self._artifacts["gan"] = folder / "checkpoints" / "gan" / "last.ckpt"
+        self.gan = gan.eval()
+        return {k: float(v) for k, v in record.items() if k.startswith("train/")}
+
     def fit(self, ctx: FitContext) -> dict[str, float]:
         metrics = super().fit(ctx)
         if ctx.policy_needed:  # no GAN for a run that only reports the classifier's metrics
-            metrics.update(self._fit_gan(ctx))
+            pretrained = self.migrator_cfg.get("pretrained")
+            metrics.update(self._load_gan(ctx) if pretrained else self._fit_gan(ctx))
         return metrics
 
     def policy(self) -> PreGANPolicy:
