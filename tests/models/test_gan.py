@@ -171,6 +171,39 @@ def test_discriminator_learns_fake_scorer() -> None:
     assert acc > 0.9
 
 
+@pytest.mark.parametrize("n_hosts, n_slots, embed_dim", [(4, 4, 2), (16, 24, 2), (200, 320, 3)])
+def test_judge_moves_equals_prob_better_bit_for_bit(n_hosts, n_slots, embed_dim) -> None:
+    """The decision path's index form of D gives exactly the one-hot form's floats: stays,
+    moves, slots leaving the cluster (-1) or entering it, unflagged hosts, negative loads."""
+    rng = np.random.default_rng(n_hosts)
+    for seed in range(5):
+        torch.manual_seed(seed)
+        d = Discriminator(n_hosts, n_slots, embed_dim, hidden=64)
+        with torch.no_grad():
+            for p in d.parameters():
+                p.normal_(0.0, 0.7)
+        e = torch.from_numpy(rng.random((n_hosts, embed_dim), dtype=np.float32))
+        e[rng.random(n_hosts) < 0.5] = 0.0  # unflagged hosts: zero rows
+        load = torch.from_numpy(rng.normal(0.5, 0.4, n_hosts).astype(np.float32))
+        proposal = rng.integers(-1, n_hosts, n_slots)  # (C,)
+        cands = np.repeat(proposal[None], 6, axis=0)  # (B, C)
+        cands[0] = -1 if seed == 0 else cands[0]  # all leave the cluster (or none move)
+        change = rng.random(cands[1:].shape) < [[0.0], [0.05], [0.3], [0.8], [1.0]]
+        cands[1:][change] = rng.integers(-1, n_hosts, int(change.sum()))
+        with torch.inference_mode():
+            fast = d.judge_moves(e, torch.from_numpy(proposal), torch.from_numpy(cands), load)
+            b = cands.shape[0]
+            s = one_hot(torch.from_numpy(proposal), n_hosts).expand(b, -1, -1)
+            full = d.prob_better(
+                e.expand(b, -1, -1),
+                s,
+                one_hot(torch.from_numpy(cands), n_hosts),
+                load.expand(b, -1),
+            )
+        assert fast.shape == (b,)
+        assert torch.equal(fast, full), (fast - full).abs().max()
+
+
 def _module(seed: int = 0) -> GanMigratorModule:
     torch.manual_seed(seed)
     return GanMigratorModule(

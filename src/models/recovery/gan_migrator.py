@@ -94,14 +94,13 @@ class GanMigratorModule(L.LightningModule):
 
     def judge(self, point: DecisionPoint, placements: np.ndarray) -> np.ndarray:
         """(B,) D's probability that each of (B, C) decoded placements beats the proposal."""
-        b = placements.shape[0]
-        h = self.hparams.n_hosts
         with torch.inference_mode():
-            e = torch.from_numpy(point.embedding).expand(b, -1, -1)  # (B, H, e)
-            s = one_hot(torch.from_numpy(point.proposal), h).expand(b, -1, -1)  # (B, C, H)
-            c = one_hot(torch.from_numpy(placements), h)  # (B, C, H)
-            load = torch.from_numpy(point.load).expand(b, -1)  # (B, H)
-            return self.discriminator.prob_better(e, s, c, load).numpy()
+            return self.discriminator.judge_moves(
+                torch.from_numpy(point.embedding),  # (H, e)
+                torch.from_numpy(point.proposal),  # (C,)
+                torch.from_numpy(np.asarray(placements, dtype=np.int64)),  # (B, C)
+                torch.from_numpy(point.load),  # (H,)
+            ).numpy()
 
     def propose(self, point: DecisionPoint) -> tuple[np.ndarray, float, np.ndarray]:
         """Generate leave scores, decode them, and let D judge the decoded placement.
