@@ -24,8 +24,8 @@ from pregan.simulation import engine
 from pregan.simulation.arrivals import ArrivalStream, draw_arrivals
 from pregan.simulation.config import FaultsConfig, SimulationConfig
 from pregan.simulation.faults import FaultEffects, FaultSchedule, draw_faults, fault_effects
-from pregan.simulation.hosts import BITS_PER_BYTE, HostArrays, build_hosts, cluster_spec
-from pregan.simulation.interfaces import METRICS, QOS_COLUMNS, ClusterSpec, Observation
+from pregan.simulation.hosts import HostArrays, build_hosts, cluster_spec
+from pregan.simulation.interfaces import QOS_COLUMNS, ClusterSpec, Observation
 from pregan.simulation.placement import host_sum
 from pregan.simulation.state import SlotState
 from pregan.simulation.workload_bank import SERIES_FIELDS, WorkloadBank
@@ -143,19 +143,8 @@ class ClusterBatch:
             known = {id(b): i for i, b in enumerate(self._banks)}
             stacked = _stack_banks(self._banks)
             if self._ctx is None:
-                c = self.cfg
-                self._ctx = engine.EngineContext(
-                    hosts=self.hosts,
-                    bank=stacked,
-                    interval_s=float(c.interval_s),
-                    router_mb_s=float(c.router_mbit_per_s) / BITS_PER_BYTE,
-                    burst_factor=float(c.burst_factor),
-                    idle_cpu=float(c.idle_cpu_fraction),
-                    idle_ram_mb=float(c.idle_ram_mb),
-                    migration_overhead_s=float(c.migration_overhead_s),
-                    slowdown=c.slowdown,
-                    effects=self.faults_cfg.effects,
-                    metric_idx=np.array([METRICS.index(m) for m in c.metrics], dtype=np.int64),
+                self._ctx = engine.EngineContext.from_config(
+                    self.cfg, self.faults_cfg, self.hosts, stacked
                 )
             else:
                 self._ctx = replace(self._ctx, bank=stacked)

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pregan.simulation.config import EffectsConfig, SlowdownConfig
+from pregan.simulation.config import EffectsConfig, FaultsConfig, SimulationConfig, SlowdownConfig
 from pregan.simulation.faults import FaultEffects
-from pregan.simulation.hosts import HostArrays, power_w
+from pregan.simulation.hosts import BITS_PER_BYTE, HostArrays, power_w
+from pregan.simulation.interfaces import METRICS
 from pregan.simulation.placement import host_sums
 from pregan.simulation.state import SlotState
 from pregan.simulation.workload_bank import WorkloadBank
@@ -38,6 +39,30 @@ class EngineContext:
     slowdown: SlowdownConfig
     effects: EffectsConfig
     metric_idx: np.ndarray  # (D,) indices into METRICS of the monitored metrics
+
+    @classmethod
+    def from_config(
+        cls,
+        sim_cfg: SimulationConfig,
+        faults_cfg: FaultsConfig,
+        hosts: HostArrays,
+        bank: WorkloadBank,
+    ) -> EngineContext:
+        """The one translation of the config's unit-named keys into the engine's constants
+        (the simulator, its batched form and the test bed's co-simulation all use it)."""
+        return cls(
+            hosts=hosts,
+            bank=bank,
+            interval_s=float(sim_cfg.interval_s),
+            router_mb_s=float(sim_cfg.router_mbit_per_s) / BITS_PER_BYTE,
+            burst_factor=float(sim_cfg.burst_factor),
+            idle_cpu=float(sim_cfg.idle_cpu_fraction),
+            idle_ram_mb=float(sim_cfg.idle_ram_mb),
+            migration_overhead_s=float(sim_cfg.migration_overhead_s),
+            slowdown=sim_cfg.slowdown,
+            effects=faults_cfg.effects,
+            metric_idx=np.array([METRICS.index(m) for m in sim_cfg.metrics], dtype=np.int64),
+        )
 
 
 @dataclass(frozen=True)

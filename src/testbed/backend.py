@@ -46,7 +46,7 @@ from pregan.simulation.config import (
 from pregan.simulation.cosim import Cosimulation, FaultEstimate, check_placement
 from pregan.simulation.faults import CPU, CRASH, DISK, LEAK, NET, draw_faults
 from pregan.simulation.hosts import BITS_PER_BYTE, build_hosts, cluster_spec, power_w
-from pregan.simulation.interfaces import METRICS, QOS_COLUMNS, ClusterSpec, Observation
+from pregan.simulation.interfaces import QOS_COLUMNS, ClusterSpec, Observation
 from pregan.simulation.placement import host_sum
 from pregan.simulation.record import EpisodeRecord
 from pregan.simulation.state import SlotState
@@ -115,19 +115,7 @@ class TestbedBackend:
         hosts = build_hosts(sim_cfg)
         self._hosts = hosts
         self.spec: ClusterSpec = cluster_spec(sim_cfg, hosts)
-        self._ctx = engine.EngineContext(
-            hosts=hosts,
-            bank=bank,
-            interval_s=float(sim_cfg.interval_s),
-            router_mb_s=float(sim_cfg.router_mbit_per_s) / BITS_PER_BYTE,
-            burst_factor=float(sim_cfg.burst_factor),
-            idle_cpu=float(sim_cfg.idle_cpu_fraction),
-            idle_ram_mb=float(sim_cfg.idle_ram_mb),
-            migration_overhead_s=float(sim_cfg.migration_overhead_s),
-            slowdown=sim_cfg.slowdown,
-            effects=faults_cfg.effects,
-            metric_idx=np.array([METRICS.index(m) for m in sim_cfg.metrics], dtype=np.int64),
-        )
+        self._ctx = engine.EngineContext.from_config(sim_cfg, faults_cfg, hosts, bank)
         T, H, C = sim_cfg.n_intervals, hosts.n_hosts, sim_cfg.slots
         D = len(sim_cfg.metrics)
         self._arrivals = draw_arrivals(sim_cfg, bank, hosts.ips, np.random.default_rng(arrival_ss))
