@@ -463,3 +463,44 @@ def test_method_fit_uses_the_classifier_trainer_block(tmp_path):
     assert last["global_step"] == 3 * 5  # 20 windows in batches of 4
     assert classifier.uses_containers  # the default reads the placement
     assert classifier.uses_demand  # and the placed CPU demand
+
+
+def test_window_predictor_gives_predict_windows_verdicts_and_checks(placed):
+    """The policies' ONNX Runtime path: the PyTorch verdicts to float32 rounding, the same
+    input checks, and a snapshot of the weights it was exported from."""
+    model, dm = placed
+    test = dm.splits["test"]
+    predict = model.window_predictor()
+    ref = model.predict_windows(test.windows[:8], test.containers[:8], test.demand[:8])
+    for i in range(8):
+        one = predict(test.windows[i], test.containers[i], test.demand[i])
+        np.testing.assert_allclose(one.host_prob, ref.host_prob[i], atol=1e-6)
+        np.testing.assert_allclose(one.embedding, ref.embedding[i], atol=1e-6)
+        np.testing.assert_allclose(one.dim_scores, ref.dim_scores[i], atol=1e-6)
+        np.testing.assert_array_equal(one.fault_class, ref.fault_class[i])
+        np.testing.assert_array_equal(one.host_flags, one.host_prob >= float(model.threshold))
+    with pytest.raises(ClassifierInputError, match="reads the placement"):
+        predict(test.windows[0])
+    with pytest.raises(ClassifierInputError, match=r"expected \(W, H, D\)"):
+        predict(test.windows[:2], test.containers[0], test.demand[0])
+    before = predict(test.windows[0], test.containers[0], test.demand[0]).host_prob
+    with torch.no_grad():
+        model.anomaly_head.mlp[-1].bias.add_(5.0)
+    try:
+        after = predict(test.windows[0], test.containers[0], test.demand[0]).host_prob
+        np.testing.assert_array_equal(after, before)  # exported weights, not the live ones
+    finally:
+        with torch.no_grad():
+            model.anomaly_head.mlp[-1].bias.sub_(5.0)
+
+
+def test_window_predictor_of_a_value_only_classifier():
+    """A classifier that reads no channel exports and judges with the channels left out."""
+    torch.manual_seed(0)
+    model = FaultClassifierModule(N_HOSTS, 4).eval()
+    model.set_data_stats(np.full(4, 0.3), np.full(4, 0.2), 0.1)
+    window = np.random.default_rng(0).uniform(0, 1, (3, N_HOSTS, 4)).astype(np.float32)
+    one = model.window_predictor()(window)
+    ref = model.predict_window(window)
+    np.testing.assert_allclose(one.host_prob, ref.host_prob, atol=1e-6)
+    np.testing.assert_array_equal(one.fault_class, ref.fault_class)

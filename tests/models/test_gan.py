@@ -222,6 +222,25 @@ def _module(seed: int = 0) -> GanMigratorModule:
     )
 
 
+def test_compiled_decisions_equal_pytorch_and_are_dropped_when_weights_change() -> None:
+    """compile_decisions serves the same leave scores and judgements (float32 rounding) from
+    ONNX Runtime; online updates and train() fall back to the live weights."""
+    gan, _ = _train(1, 20)
+    point = _point(np.array([0, 0, 1, 2]), with_sim=False)
+    m = gan.leave_scores(point)
+    cand = decode(point, m)[0][None]
+    ref_m, ref_p = m, gan.judge(point, cand)
+    gan.compile_decisions()
+    np.testing.assert_allclose(gan.leave_scores(point), ref_m, atol=1e-6)
+    np.testing.assert_allclose(gan.judge(point, cand), ref_p, atol=1e-6)
+    assert gan.judge(point, np.vstack([cand, cand])).shape == (2,)  # batches: PyTorch
+    gan.online_update(_point(np.array([0, 0, 1, 2])))
+    assert gan._graphs is None
+    gan.compile_decisions()
+    gan.train()
+    assert gan._graphs is None
+
+
 def test_planner_candidates_are_feasible_and_move_only_off_flagged_hosts() -> None:
     gan = _module()
     proposal = np.array([0, 0, 1, 2])

@@ -71,6 +71,9 @@ class ClassifierFlagger:
     E is the prototype vector of each flagged host's nearest fault class (zeros for the
     others), as in the original: the generator sees "which class of fault, where".
     Before any interval has run there is nothing to read: no host is flagged.
+    One window per call runs through the classifier's ONNX Runtime graph
+    (`FaultClassifierModule.window_predictor`), exported at the first call: like the prototype
+    vectors, the flagger judges with the weights it first saw. `flag_many` stays in PyTorch.
     Its inputs (metrics window, containers and demand channels) come from the observation's
     histories through `pregan.data.windows.live_inputs`, the same function that builds the
     training windows.
@@ -84,6 +87,7 @@ class ClassifierFlagger:
         self.last_many: ClassifierOutput | None = None  # ... of the last flag_many, (N, ...)
         self.uses_containers = bool(classifier.uses_containers)
         self.uses_demand = bool(classifier.uses_demand)
+        self._predict_window: Callable[..., ClassifierOutput] | None = None  # on first call
 
     def inputs(self, obs: Observation) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         """The classifier's window (W, H, D), containers and demand (W, H) (or None where not
@@ -105,7 +109,9 @@ class ClassifierFlagger:
         if obs.host_metrics.shape[0] == 0:
             self.last = None
             return np.zeros(h, bool), np.zeros((h, self.embed_dim), np.float32)
-        out = self.classifier.predict_window(*self.inputs(obs))
+        if self._predict_window is None:
+            self._predict_window = self.classifier.window_predictor()
+        out = self._predict_window(*self.inputs(obs))
         self.last = out
         return out.host_flags.astype(bool), self._embed(out)
 

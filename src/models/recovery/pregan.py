@@ -101,6 +101,8 @@ class PreGANPolicy:
             # The classifier's own verdicts and the observed levels: the planner's estimate.
             sim = self._cosim(verdict_estimate(obs, decision))
         point = decision_point(obs, proposal, flags, emb, sim)
+        if not self.online:  # a GAN that no longer learns decides from its ONNX graphs
+            self.gan.compile_decisions()
         cand, prob, _ = self.gan.propose(point)
         if not np.array_equal(cand, proposal):
             self.generated += 1
