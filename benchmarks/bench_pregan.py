@@ -3,8 +3,9 @@
     python benchmarks/bench_pregan.py [--repeats 50]
 
 Planner: the same flags, its candidate set co-simulated in one call (config budget/horizon).
-Decision time = classifier (FPE, untrained weights: the cost does not depend on them) +
-generator + decoding + discriminator, no training, in the worst case: half the hosts are
+Decision time = classifier (the study's FPE config, untrained weights: the cost does not
+depend on them) + generator + decoding + discriminator, no training, served from their ONNX
+Runtime graphs as in the study (exported before timing), in the worst case: half the hosts are
 flagged and the generator sends every container of a flagged host away, so each decision
 decodes and spreads the most leavers and the discriminator always judges. Co-simulation: candidate-intervals per second of one batched cosimulate call.
 GOBI: ms per placement with an untrained surrogate (the loop runs to its patience).
@@ -18,6 +19,7 @@ import argparse
 import time
 from pathlib import Path
 
+import hydra
 import numpy as np
 import torch
 from hydra import compose, initialize_config_dir
@@ -26,7 +28,6 @@ from threadpoolctl import threadpool_limits
 
 from pregan.models.recovery.classifier_flagging import ClassifierFlagger
 from pregan.models.recovery.decoding import decision_point
-from pregan.models.recovery.fault_classifier import FaultClassifierModule
 from pregan.models.recovery.gan_migrator import GanMigratorModule
 from pregan.models.recovery.gobi import GOBIScheduler, GobiSurrogateModule
 from pregan.models.recovery.planner import PlannerPolicy
@@ -83,7 +84,13 @@ def bench(n_hosts: int, repeats: int) -> None:
     obs = sim.observe()
     proposal = sched.place(obs)
     n_metrics = len(sim.spec.metrics)
-    clf = FaultClassifierModule(n_hosts, n_metrics, window=3)
+    # The study's classifier (conf/classifier/fpe.yaml: its sizes and input channels).
+    clf_cfg = OmegaConf.to_container(cfg.model.classifier, resolve=True)
+    clf = hydra.utils.instantiate(
+        {k: v for k, v in clf_cfg.items() if k not in ("name", "trainer", "pretrained")},
+        n_hosts=n_hosts,
+        n_features=n_metrics,
+    )
     clf.set_data_stats(np.zeros(n_metrics), np.ones(n_metrics), 0.1)
     flagger = HalfFlagged(ClassifierFlagger(clf))
     migrator = OmegaConf.load(CONF / "migrator" / "gan.yaml")
