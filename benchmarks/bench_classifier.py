@@ -7,7 +7,9 @@ network (one window per step, float64), measured on this machine with the same m
     python benchmarks/bench_classifier.py --hosts 16 --threads 2
     python benchmarks/bench_classifier.py --features value   # the metrics window alone
 
-The input features default to the shipped classifier's (conf/classifier/fpe.yaml).
+The input features default to the shipped classifier's (conf/classifier/fpe.yaml), the metrics
+to the cluster's default nine. Decision latency is the policies' path (the classifier's ONNX
+Runtime graph, `FaultClassifierModule.window_predictor`) beside PyTorch's `predict_window`.
 
 Each host count runs in a fresh subprocess so that its peak resident memory is its own.
 """
@@ -28,6 +30,7 @@ import torch
 from omegaconf import OmegaConf
 
 from pregan.models.recovery.fault_classifier import FaultClassifierModule
+from pregan.simulation.interfaces import DEFAULT_METRICS
 
 SHIPPED = Path(__file__).resolve().parents[1] / "conf" / "classifier" / "fpe.yaml"
 
@@ -67,13 +70,14 @@ def measure(
     rng = np.random.default_rng(0)
     gen = torch.Generator().manual_seed(0)
     torch.manual_seed(0)
-    model = FaultClassifierModule(n_hosts, 4, input_features=features)
-    model.set_data_stats(np.full(4, 0.3, np.float32), np.full(4, 0.2, np.float32), 0.2)
-    x = torch.rand(batch_size, 3, n_hosts, 4, generator=gen)  # (B, W, H, D)
+    d = len(DEFAULT_METRICS)  # the cluster's monitored metrics
+    model = FaultClassifierModule(n_hosts, d, input_features=features)
+    model.set_data_stats(np.full(d, 0.3, np.float32), np.full(d, 0.2, np.float32), 0.2)
+    x = torch.rand(batch_size, 3, n_hosts, d, generator=gen)  # (B, W, H, D)
     faulty = (torch.rand(batch_size, n_hosts, generator=gen) < 0.2).long()  # (B, H)
     cls = faulty * torch.randint(1, 6, (batch_size, n_hosts), generator=gen)  # (B, H)
     rc = (
-        torch.nn.functional.one_hot((cls - 1).clamp_min(0), 5)[..., :4].float() * faulty[..., None]
+        torch.nn.functional.one_hot((cls - 1).clamp_min(0), d).float() * faulty[..., None]
     )  # (B, H, D)
     cnt = torch.randint(0, 3, (batch_size, 3, n_hosts), generator=gen).float()  # (B, W, H)
     dem = torch.rand(batch_size, 3, n_hosts, generator=gen)  # (B, W, H) requested CPU share
@@ -81,16 +85,19 @@ def measure(
 
     result = {"hosts": n_hosts, "batch_size": batch_size, "features": "+".join(features)}
     result["train_windows_per_s"] = _train_rate(model, batch, steps)
-    window = rng.random((3, n_hosts, 4), dtype=np.float32)  # (W, H, D)
+    window = rng.random((3, n_hosts, d), dtype=np.float32)  # (W, H, D)
     containers = cnt[0].numpy() if model.uses_containers else None  # (W, H)
     demand = dem[0].numpy() if model.uses_demand else None  # (W, H)
-    result["decision_ms"] = _latency_ms(
+    model.eval()
+    predict = model.window_predictor()  # the policies' path (ONNX Runtime)
+    result["decision_ms"] = _latency_ms(lambda: predict(window, containers, demand), 100)
+    result["decision_torch_ms"] = _latency_ms(
         lambda: model.predict_window(window, containers, demand), 100
     )
 
     # The original's regime: the same network in float64, one window per optimiser step.
-    ref = FaultClassifierModule(n_hosts, 4, input_features=features).double()
-    ref.set_data_stats(np.full(4, 0.3, np.float32), np.full(4, 0.2, np.float32), 0.2)
+    ref = FaultClassifierModule(n_hosts, d, input_features=features).double()
+    ref.set_data_stats(np.full(d, 0.3, np.float32), np.full(d, 0.2, np.float32), 0.2)
     ref_batch = tuple(
         t[:1].double() if t.is_floating_point() else t[:1] for t in batch
     )  # one window, float64
@@ -155,7 +162,8 @@ def main() -> None:
         print(
             f"H={row['hosts']:>4}  train {row['train_windows_per_s']:9.1f} win/s "
             f"(f64 bs1 ref {row['ref_f64_bs1_train_windows_per_s']:7.1f}, x{row['train_speedup']:.0f})  "
-            f"decision {row['decision_ms']:.2f} ms (f64 ref {row['ref_f64_decision_ms']:.2f} ms)  "
+            f"decision {row['decision_ms']:.2f} ms (PyTorch {row['decision_torch_ms']:.2f} ms, "
+            f"f64 ref {row['ref_f64_decision_ms']:.2f} ms)  "
             f"peak RSS {row['peak_rss_mib']:.0f} MiB"
         )
     print(json.dumps(rows, indent=1))
