@@ -72,8 +72,8 @@ class ClassifierFlagger:
     others), as in the original: the generator sees "which class of fault, where".
     Before any interval has run there is nothing to read: no host is flagged.
     One window per call runs through the classifier's ONNX Runtime graph
-    (`FaultClassifierModule.window_predictor`), exported at the first call: like the prototype
-    vectors, the flagger judges with the weights it first saw. `flag_many` stays in PyTorch.
+    (`FaultClassifierModule.window_predictor`), exported by `prepare` (or at the first call):
+    like the prototype vectors, the flagger judges with the weights it was prepared with. `flag_many` stays in PyTorch.
     Its inputs (metrics window, containers and demand channels) come from the observation's
     histories through `pregan.data.windows.live_inputs`, the same function that builds the
     training windows.
@@ -94,6 +94,14 @@ class ClassifierFlagger:
         read) at obs.t >= 1."""
         return live_inputs(obs, self.window, self.uses_containers, self.uses_demand)
 
+    def prepare(self) -> ClassifierFlagger:
+        """Export the classifier's decision graph now (about a second) rather than at the
+        first call, so that no decision pays for it; returns the flagger. Policies do this
+        when they are built."""
+        if self._predict_window is None:
+            self._predict_window = self.classifier.window_predictor()
+        return self
+
     @property
     def embed_dim(self) -> int:
         return int(self.vectors.shape[1])
@@ -109,9 +117,7 @@ class ClassifierFlagger:
         if obs.host_metrics.shape[0] == 0:
             self.last = None
             return np.zeros(h, bool), np.zeros((h, self.embed_dim), np.float32)
-        if self._predict_window is None:
-            self._predict_window = self.classifier.window_predictor()
-        out = self._predict_window(*self.inputs(obs))
+        out = self.prepare()._predict_window(*self.inputs(obs))
         self.last = out
         return out.host_flags.astype(bool), self._embed(out)
 

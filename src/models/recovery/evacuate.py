@@ -56,4 +56,6 @@ class EvacuateMethod(ClassifierMethod):
 
     def policy(self) -> EvacuatePolicy:
         classifier = self.fitted_classifier()
-        return EvacuatePolicy(ClassifierFlagger(classifier), window=int(classifier.hparams.window))
+        return EvacuatePolicy(
+            ClassifierFlagger(classifier).prepare(), window=int(classifier.hparams.window)
+        )

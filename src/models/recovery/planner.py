@@ -101,7 +101,7 @@ class PlannerMethod(ClassifierMethod):
     def policy(self) -> PlannerPolicy:
         classifier = self.fitted_classifier()
         return PlannerPolicy(
-            ClassifierFlagger(classifier),
+            ClassifierFlagger(classifier).prepare(),
             window=int(classifier.hparams.window),
             scoring=self.scoring,
             budget=self.budget,

@@ -72,6 +72,8 @@ class PreGANPolicy:
     ) -> None:
         self.flagger, self.gan, self.window = flagger, gan.eval(), window
         self.online, self.accept_threshold = online, accept_threshold
+        if not online:  # a GAN that no longer learns decides from its ONNX graphs, exported
+            gan.compile_decisions()  # here so that no decision pays for it
         self._cosim: MakeCosim | None = None
         self.accepted = 0
         self.generated = 0
@@ -101,8 +103,6 @@ class PreGANPolicy:
             # The classifier's own verdicts and the observed levels: the planner's estimate.
             sim = self._cosim(verdict_estimate(obs, decision))
         point = decision_point(obs, proposal, flags, emb, sim)
-        if not self.online:  # a GAN that no longer learns decides from its ONNX graphs
-            self.gan.compile_decisions()
         cand, prob, _ = self.gan.propose(point)
         if not np.array_equal(cand, proposal):
             self.generated += 1
@@ -242,7 +242,7 @@ class PreGANMethod(ClassifierMethod):
         if self.classifier is None or self.gan is None:
             raise RuntimeError("PreGANMethod.policy(): call fit() first")
         return PreGANPolicy(
-            ClassifierFlagger(self.classifier),
+            ClassifierFlagger(self.classifier).prepare(),
             self.gan,
             window=int(self.classifier.hparams.window),
             online=self.online,
