@@ -235,7 +235,8 @@ def test_pregan_detector_runs_on_a_short_train_split() -> None:
 
 
 def test_percentile_rule_or_shared_threshold() -> None:
-    rule, shared = PercentileRuleDetector(), PercentileRuleDetector(threshold="quantile")
+    rule = PercentileRuleDetector()
+    shared = PercentileRuleDetector(thresholding={"method": "quantile"})
     for det in (rule, shared):
         det.fit(_series())
     s_rule, f_rule, _ = rule.score(_faulty_test())
@@ -408,12 +409,29 @@ def test_every_detector_config_instantiates_with_the_shared_threshold(name: str)
     assert det.name == name
     shared = OmegaConf.load(CONF / "benchmark_detection.yaml").thresholding
     th = det.thresholder
-    assert (th.method, th.risk, th.depth, th.absorb) == (
-        shared.method,
-        shared.risk,
-        shared.depth,
-        shared.absorb,
-    )
+    settings = ("method", "risk", "level", "depth", "absorb", "absorb_share")
+    assert {k: getattr(th, k) for k in settings} == {k: shared[k] for k in settings}
+
+
+def test_percentile_config_keeps_the_original_rule() -> None:
+    det = hydra.utils.instantiate(detector_config("percentile"))
+    assert det.name == "percentile" and det.thresholder is None
+
+
+def test_thresholder_from_spec_copies_settings_never_state() -> None:
+    spec = {"method": "dspot", "risk": 1e-2, "level": 0.98, "depth": 300, "absorb": 1500}
+    first = Thresholder.from_spec(spec)
+    first.calibrate(np.random.default_rng(0).random(200))
+    copy = Thresholder.from_spec(first)
+    assert (copy.method, copy.depth, copy.absorb) == ("dspot", 300, 1500)
+    assert copy.calib is None and copy.threshold is None and first.threshold is not None
+    assert Thresholder.from_spec(None) == Thresholder()
+    with pytest.raises(SeriesInputError, match=r"unknown keys \['treshold'\]"):
+        Thresholder.from_spec({"treshold": "spot"})
+    with pytest.raises(SeriesInputError, match="expected a mapping"):
+        Thresholder.from_spec("dspot")
+    with pytest.raises(SeriesInputError, match="risk=0.05, level=0.98"):
+        RobustZScoreDetector(thresholding={"risk": 0.05})
 
 
 def test_random_scores_are_seeded_and_carry_no_signal() -> None:

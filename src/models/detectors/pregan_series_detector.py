@@ -30,8 +30,9 @@ Why each part (every choice made on the train split, never on test labels):
   reports/detection/choices.md): a spike decays instead of dropping out after `smooth` rows;
 - detection score = RMS over dimensions, not the mean: a fault on a few of 38 dims is not
   averaged away (RMS, mean and top-5 mean were within 0.01 F1 on the synthetic twins);
-- threshold (conf/detector/pregan.yaml): DSPOT, depth 300, on the test score stream
-  (`pregan.models.detectors.series_detectors.Thresholder`), initialised on the held-out tail's scores.
+- threshold (the shared `thresholding` of conf/benchmark_detection.yaml): DSPOT, depth 300,
+  on the test score stream (`pregan.models.detectors.series_detectors.Thresholder`),
+  initialised on the held-out tail's scores.
   SPOT never learns from alarms, so after a benign regime change that lifts the score level
   (one dim of SMD machine-1-5 quadruples its spread mid-test) it fires for the rest of the
   stream; DSPOT judges each score against the mean of the last 300 non-alarm scores. On
@@ -42,7 +43,7 @@ Why each part (every choice made on the train split, never on test labels):
   (alarms on at most 60 % of the last `absorb` rows, the rest absorbed as the new normal)
   bounds that. On twins whose incidents last 3-300 rows a 300-row budget was best, but it
   cut real incidents of over a thousand rows; on twins with incidents of 3-1500 rows (SMD's
-  range) 1500 rows are chosen (conf/detector/pregan.yaml has the figures).
+  range) 1500 rows are chosen (conf/benchmark_detection.yaml has the figures).
 The synthetic twins: `python pipelines/benchmark_detection.py synthetic=true` (anomalies and
 benign unlabelled regime changes injected into the last 20 % of each train split).
 
@@ -63,6 +64,7 @@ from tqdm.auto import tqdm
 from pregan.models.detectors.series_detectors import (
     CalibratedDetector,
     PcaResidualDetector,
+    ThresholdSpec,
     causal_median,
     causal_spread,
     check_series,
@@ -161,12 +163,7 @@ class PreganSeriesDetector(CalibratedDetector):
         recon_variance: float = 0.95,
         dim_quantile: float = 0.0,
         calib_fraction: float = 0.2,
-        threshold: str = "spot",
-        risk: float = 1e-2,
-        level: float = 0.98,
-        depth: int = 100,
-        absorb: int = 0,
-        absorb_share: float = 0.6,
+        thresholding: ThresholdSpec = None,
         seed: int = 0,
         encoder_factory: EncoderFactory | None = None,
     ) -> None:
@@ -214,7 +211,7 @@ class PreganSeriesDetector(CalibratedDetector):
             context_weight,
             aggregate,
         )
-        super().__init__(calib_fraction, threshold, risk, level, depth, absorb, absorb_share)
+        super().__init__(calib_fraction, thresholding)
         self.seed = seed
         self.encoder_factory = encoder_factory or _fpe_encoder
         self._model: _Forecaster | None = None
