@@ -64,6 +64,7 @@ from tqdm.auto import tqdm
 from pregan.models.detectors.series_detectors import (
     CalibratedDetector,
     PcaResidualDetector,
+    RobustScale,
     ThresholdSpec,
     causal_median,
     causal_spread,
@@ -84,7 +85,7 @@ SMOOTHINGS: tuple[str, ...] = ("mean", "ewma")
 ERROR_NORMS: tuple[str, ...] = ("mean", "zscore")
 """How a dimension's forecast error is put in units of its held-out error (`_error_norm`)."""
 
-DIAGNOSES: tuple[str, ...] = ("score", "error", "context", "error_zscore")
+DIAGNOSES: tuple[str, ...] = ("score", "error", "context", "error_zscore", "rank_train")
 """What ranks the dimensions for diagnosis (`_diagnosis`); detection always uses the score."""
 
 EncoderFactory = Callable[[int, int, int, int, int], nn.Module]
@@ -106,21 +107,38 @@ class _Forecaster(nn.Module):
     to the prediction (the level half of RevIN, Kim et al., ICLR 2022): the encoder learns the
     shape of the recent past, not the absolute level, so a dimension whose level moved after
     train is still forecast well instead of giving a large error on every test row.
+    With `recon_window` W > 0 a second linear head reconstructs the (level-removed) window of
+    W rows from the same latent (`predict_and_reconstruct`), trained beside the forecast.
     """
 
     def __init__(
-        self, encoder: nn.Module, latent: int, n_features: int, relative: bool = True
+        self,
+        encoder: nn.Module,
+        latent: int,
+        n_features: int,
+        relative: bool = True,
+        recon_window: int = 0,
     ) -> None:
         super().__init__()
         self.encoder = encoder
         self.head = nn.Linear(latent, n_features)
+        self.recon = nn.Linear(latent, recon_window * n_features) if recon_window else None
         self.relative = relative
 
     def forward(self, windows: torch.Tensor) -> torch.Tensor:
         """windows (B, W, D) -> prediction of the next row (B, D)."""
+        return self.predict_and_reconstruct(windows)[0]
+
+    def predict_and_reconstruct(
+        self, windows: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """windows (B, W, D) -> (next-row prediction (B, D), reconstruction (B, W, D) or None)."""
         level = windows.mean(1, keepdim=True) if self.relative else torch.zeros_like(windows[:, :1])
         z = self.encoder((windows - level).unsqueeze(2))[:, 0]  # (B, latent)
-        return level[:, 0] + self.head(z)  # (B, D)
+        pred = level[:, 0] + self.head(z)  # (B, D)
+        if self.recon is None:
+            return pred, None
+        return pred, level + self.recon(z).view(windows.shape)  # (B, W, D)
 
 
 def _windows(x: torch.Tensor, window: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -162,6 +180,9 @@ class PreganSeriesDetector(CalibratedDetector):
         recon_weight: float = 0.0,
         recon_variance: float = 0.95,
         dim_quantile: float = 0.0,
+        recon_head_weight: float = 0.0,
+        pca_view_weight: float = 0.0,
+        train_weight: float = 0.0,
         calib_fraction: float = 0.2,
         thresholding: ThresholdSpec = None,
         seed: int = 0,
@@ -206,6 +227,14 @@ class PreganSeriesDetector(CalibratedDetector):
         if not 0 <= dim_quantile < 1:
             raise ValueError(f"{self.name}: dim_quantile: expected in [0, 1), got {dim_quantile}")
         self.dim_quantile = dim_quantile
+        if recon_head_weight < 0 or not 0 <= pca_view_weight <= 1 or train_weight < 0:
+            raise ValueError(
+                f"{self.name}: recon_head_weight and train_weight must be >= 0 and "
+                f"pca_view_weight in [0, 1], got {recon_head_weight}, {train_weight}, "
+                f"{pca_view_weight}"
+            )
+        self.recon_head_weight, self.pca_view_weight = recon_head_weight, pca_view_weight
+        self.train_weight = train_weight
         self.error_weight, self.context_weight, self.aggregate = (
             error_weight,
             context_weight,
@@ -223,6 +252,10 @@ class PreganSeriesDetector(CalibratedDetector):
         self._recon: PcaResidualDetector | None = None  # non-adapting term (recon_weight > 0)
         self._recon_scale: float | None = None  # its mean on the held-out tail
         self._dim_norm: np.ndarray | None = None  # (D,) >= 1, set when dim_quantile > 0
+        self._rec_mean: np.ndarray | None = None  # (D,) held-out window-reconstruction error
+        self._view: PcaResidualDetector | None = None  # second view (pca_view_weight > 0)
+        self._view_norm: np.ndarray | None = None  # (2, 2) tail (median, q99) of PreGAN, PCA
+        self._train_scale: RobustScale | None = None  # training distribution per dim
         self.train_losses: list[float] = []  # mean training MSE per epoch
         self.progress = False  # the benchmark turns on the epoch bar
 
@@ -238,6 +271,38 @@ class PreganSeriesDetector(CalibratedDetector):
         windows, target = _windows(padded, self.window)  # (T, W, D), (T, D)
         preds = [self._model(windows[i : i + 4096]) for i in range(0, windows.shape[0], 4096)]
         return (torch.cat(preds) - target).abs().numpy()  # (T, D)
+
+    @torch.no_grad()
+    def _recon_errors(self, series: np.ndarray, history: np.ndarray) -> np.ndarray:
+        """Mean |reconstruction - window| over the window ending at each row: (T, D)."""
+        assert self._model is not None
+        self._model.eval()
+        x = torch.from_numpy(series)  # (T, D)
+        past = torch.from_numpy(history[-(self.window - 1) :] if self.window > 1 else history[:0])
+        pad = x[:1].expand(self.window - 1 - past.shape[0], -1)  # edge-pad a short history
+        padded = torch.cat([pad, past, x])  # (W-1+T, D)
+        windows = padded.unfold(0, self.window, 1).transpose(1, 2)  # (T, W, D), ends at row t
+        errs = []
+        for i in range(0, windows.shape[0], 4096):
+            w = windows[i : i + 4096]
+            rec = self._model.predict_and_reconstruct(w)[1]
+            assert rec is not None
+            errs.append((rec - w).abs().mean(1))  # (B, D)
+        return torch.cat(errs).numpy()  # (T, D)
+
+    def _recon_head_term(self, series: np.ndarray, history: np.ndarray) -> np.ndarray:
+        """Window-reconstruction error / its held-out tail mean per dim: (T, D).
+
+        The same units as the forecast error (`_error_norm` "mean"); for dims flat in
+        training it is rescaled by its own causal median like the forecast error
+        (`_rescale_flat`).
+        """
+        assert self._rec_mean is not None
+        rec = self._recon_errors(series, history) / np.maximum(self._rec_mean, self.error_floor)
+        if self.flat_window and self._flat is not None and self._flat.any():
+            f = self._flat
+            rec[:, f] /= np.maximum(1.0, causal_median(rec[:, f], self.flat_window))
+        return rec  # (T, D)
 
     def _terms(
         self, series: np.ndarray, history: np.ndarray, error_norm: str
@@ -259,6 +324,8 @@ class PreganSeriesDetector(CalibratedDetector):
         dim = self.error_weight * err + self.context_weight * dev  # (T, D)
         if self.recon_weight:
             dim += self.recon_weight * self._recon_term(series)
+        if self.recon_head_weight:
+            dim += self.recon_head_weight * self._recon_head_term(series, history)
         dim = self._smooth(dim)  # (T, D)
         return dim if self._dim_norm is None else dim / self._dim_norm
 
@@ -341,7 +408,8 @@ class PreganSeriesDetector(CalibratedDetector):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             encoder = self.encoder_factory(d, self.window, self.latent, self.heads, self.gat_heads)
-            self._model = _Forecaster(encoder, self.latent, d, self.relative)
+            recon_window = self.window if self.recon_head_weight else 0
+            self._model = _Forecaster(encoder, self.latent, d, self.relative, recon_window)
         gen = torch.Generator().manual_seed(self.seed)
         past, target = _windows(torch.from_numpy(head), self.window)  # (M, W, D), (M, D)
         opt = torch.optim.AdamW(
@@ -356,7 +424,10 @@ class PreganSeriesDetector(CalibratedDetector):
             total = 0.0
             for i in range(0, order.shape[0], self.batch_size):
                 idx = order[i : i + self.batch_size]
-                loss = nn.functional.mse_loss(self._model(past[idx]), target[idx])
+                pred, rec = self._model.predict_and_reconstruct(past[idx])
+                loss = nn.functional.mse_loss(pred, target[idx])
+                if rec is not None:  # the reconstruction head, weighted equally
+                    loss = loss + nn.functional.mse_loss(rec, past[idx])
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -370,7 +441,9 @@ class PreganSeriesDetector(CalibratedDetector):
         if self.recon_weight:
             self.fit_recon(head, tail)
         self.fit_dim_norm(head, tail)
-        self.thresholder.calibrate(self._aggregate(self._dim_scores(tail, head)))
+        self._train_scale = RobustScale.fit(head, self.z_floor)
+        tail_scores = self._aggregate(self._dim_scores(tail, head))  # (T_tail,)
+        self.thresholder.calibrate(self.fit_view(head, tail, tail_scores))
         self._history = x[-max(self.window, self.context, self.slow_context) :]
 
     def fit_error_scale(self, head: np.ndarray, tail: np.ndarray) -> None:
@@ -378,6 +451,36 @@ class PreganSeriesDetector(CalibratedDetector):
         tail_err = self._errors(tail, head)  # (T_tail, D)
         self._err_mean = tail_err.mean(axis=0).astype(np.float32)
         self._err_std = tail_err.std(axis=0).astype(np.float32)
+        self._rec_mean = None
+        if self.recon_head_weight:
+            self._rec_mean = self._recon_errors(tail, head).mean(axis=0).astype(np.float32)
+
+    def fit_view(self, head: np.ndarray, tail: np.ndarray, tail_scores: np.ndarray) -> np.ndarray:
+        """Fit the second view (the PCA reference) and return the tail's (fused) scores (T_tail,).
+
+        With `pca_view_weight` v > 0, PreGAN's score and the PCA reference's score (its
+        defaults = conf/detector/pca.yaml, fitted on the same train head) are each put in units
+        of their held-out tail, (s - tail median) / (tail 99th percentile - tail median), and
+        fused as (1 - v) PreGAN + v PCA: two views that fail differently, fused where both are
+        comparable, at the aggregate level (per-dim scores are PreGAN's alone).
+        """
+        self._view, self._view_norm = None, None
+        if not self.pca_view_weight:
+            return tail_scores
+        self._view = PcaResidualDetector(seed=self.seed)
+        self._view._fit_head(head)
+        both = np.stack([tail_scores, self._view._score(tail)[0]])  # (2, T_tail)
+        med = np.median(both, axis=1)
+        spread = np.maximum(np.quantile(both, 0.99, axis=1) - med, 1e-12)
+        self._view_norm = np.stack([med, spread], axis=1)  # (2, 2)
+        return self._fuse(tail_scores, self._view._score(tail)[0])
+
+    def _fuse(self, scores: np.ndarray, view_scores: np.ndarray) -> np.ndarray:
+        """(1 - v) x PreGAN's + v x the view's score, each in tail units: (T,)."""
+        assert self._view_norm is not None
+        (m0, s0), (m1, s1) = self._view_norm
+        v = self.pca_view_weight
+        return (1 - v) * (scores - m0) / s0 + v * (view_scores - m1) / s1
 
     def fit_recon(self, head: np.ndarray, tail: np.ndarray) -> None:
         """The PCA term's subspace from the train head, its per-dim scale from the tail."""
@@ -405,6 +508,8 @@ class PreganSeriesDetector(CalibratedDetector):
         x = check_series(series, self._history.shape[1])
         dim = self._dim_scores(x, self._history)  # (T, D)
         scores = self._aggregate(dim)
+        if self._view is not None:
+            scores = self._fuse(scores, self._view._score(x)[0])
         return scores, self.thresholder.flag(scores), self._diagnosis(x, self._history, dim)
 
     def _diagnosis(self, series: np.ndarray, history: np.ndarray, dim: np.ndarray) -> np.ndarray:
@@ -413,9 +518,20 @@ class PreganSeriesDetector(CalibratedDetector):
         `error`: the smoothed forecast error in tail-mean units; `error_zscore`: the same as a
         tail z-score; `context`: the smoothed context deviations. Each is a multiple of that
         dimension's usual variation, so the ranking is not led by a noisy channel.
+        The per-dim score (`score`) plus `train_weight` x the smoothed deviation of each dim
+        from its own training distribution (robust z against the train head, clipped at 50),
+        or (`rank_train`) the mean of the two rankings' rank positions per row: the score's
+        terms adapt to a lasting change, the training z does not.
         """
-        if self.diagnosis == "score":
+        if self.diagnosis == "score" and not self.train_weight:
             return dim
+        if self.diagnosis in ("score", "rank_train"):
+            assert self._train_scale is not None
+            train_z = self._smooth(self._train_scale.z(series, 50.0))  # (T, D)
+            if self.diagnosis == "score":
+                return dim + self.train_weight * train_z
+            ranks = dim.argsort(axis=1).argsort(axis=1) + train_z.argsort(axis=1).argsort(axis=1)
+            return (ranks / 2.0).astype(np.float32)  # (T, D), higher = more likely
         err, dev = self._terms(
             series, history, "zscore" if self.diagnosis == "error_zscore" else "mean"
         )
