@@ -7,7 +7,8 @@ Rules (fixed before it ran, reports/detection/choices.md "Fifth attempt"):
   reconstruction head beside the forecast, its window error added per dim with weight 0.5 /
   1.0 (`recon_head_weight`); (c) the PCA reference's score fused with PreGAN's at the
   aggregate level, each in units of its held-out tail, PCA weight 0.5 / 0.25
-  (`pca_view_weight`). Objective per machine: (label-free F1 + best F1 + VUS-PR) / 3.
+  (`pca_view_weight`); the addendum: (b) the forecaster in robust per-dim units
+  (`input_scale: robust`). Objective per machine: (label-free F1 + best F1 + VUS-PR) / 3.
 - stage 2, diagnosis only, on stage 1's choice: the per-dim score plus 0.5 / 1.0 x each
   dim's training robust z (`train_weight`), or the mean of the two rankings' rank positions
   (`diagnosis: rank_train`). Objective per machine: (HitRate@100 + NDCG@100) / 2.
@@ -52,6 +53,7 @@ SCORE_VARIANTS: dict[str, dict] = {
     "recon_head_1.0": {"recon_head_weight": 1.0},
     "pca_view_0.5": {"pca_view_weight": 0.5},
     "pca_view_0.25": {"pca_view_weight": 0.25},
+    "robust_input": {"input_scale": "robust"},  # the addendum, fixed after the rows above ran
 }
 """Stage 1: PreGAN config overrides per variant (the baseline is conf/detector/pregan.yaml)."""
 

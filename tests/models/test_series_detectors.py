@@ -542,3 +542,27 @@ def test_pregan_diagnosis_with_the_training_distribution() -> None:
     assert ranks.min() >= 0 and ranks.max() <= 3 and ranks[150:170].mean(axis=0).argmax() == 2
     with pytest.raises(ValueError, match="train_weight"):
         PreganSeriesDetector(train_weight=-1.0)
+
+
+def test_pregan_robust_input_scale_trains_in_robust_units() -> None:
+    """`robust`: each dim's unit is its train-head IQR / 1.349 floored at z_floor; errors come
+    back in the data's units (a forecaster that predicts 0 errs by |x| either way)."""
+    kwargs = dict(window=5, latent=8, heads=2, epochs=1, batch_size=64, context=20, seed=0)
+    train = _series(t=600)
+    train[:, 1] = 0.5  # flat in training: its unit is the floor
+    det = PreganSeriesDetector(input_scale="robust", **kwargs)
+    det.fit(train)
+    head = train[:480]
+    q1, q3 = np.quantile(head, [0.25, 0.75], axis=0)
+    assert det._in_scale is not None
+    assert np.allclose(det._in_scale, np.maximum((q3 - q1) / 1.349, 0.01), rtol=1e-5)
+    assert det._in_scale[1] == pytest.approx(0.01)
+    err = np.abs(np.random.default_rng(0).random((3, 4), dtype=np.float32))
+    assert np.allclose(det._unscaled(det._scaled(err)), err, rtol=1e-6)
+    scores, flags, dims = det.score(_faulty_test())
+    assert np.isfinite(scores).all() and flags[150:175].any()
+    plain = PreganSeriesDetector(**kwargs)
+    plain.fit(train)
+    assert plain._in_scale is None
+    with pytest.raises(ValueError, match="input_scale"):
+        PreganSeriesDetector(input_scale="minmax")

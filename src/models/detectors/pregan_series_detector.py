@@ -85,6 +85,9 @@ SMOOTHINGS: tuple[str, ...] = ("mean", "ewma")
 ERROR_NORMS: tuple[str, ...] = ("mean", "zscore")
 """How a dimension's forecast error is put in units of its held-out error (`_error_norm`)."""
 
+INPUT_SCALES: tuple[str, ...] = ("none", "robust")
+"""Units the forecaster learns in: the data's own (min-max on SMD) or robust per-dim (`_scaled`)."""
+
 DIAGNOSES: tuple[str, ...] = ("score", "error", "context", "error_zscore", "rank_train")
 """What ranks the dimensions for diagnosis (`_diagnosis`); detection always uses the score."""
 
@@ -183,6 +186,7 @@ class PreganSeriesDetector(CalibratedDetector):
         recon_head_weight: float = 0.0,
         pca_view_weight: float = 0.0,
         train_weight: float = 0.0,
+        input_scale: str = "none",
         calib_fraction: float = 0.2,
         thresholding: ThresholdSpec = None,
         seed: int = 0,
@@ -235,6 +239,11 @@ class PreganSeriesDetector(CalibratedDetector):
             )
         self.recon_head_weight, self.pca_view_weight = recon_head_weight, pca_view_weight
         self.train_weight = train_weight
+        if input_scale not in INPUT_SCALES:
+            raise ValueError(
+                f"{self.name}: input_scale must be one of {INPUT_SCALES}, got {input_scale!r}"
+            )
+        self.input_scale = input_scale
         self.error_weight, self.context_weight, self.aggregate = (
             error_weight,
             context_weight,
@@ -256,6 +265,7 @@ class PreganSeriesDetector(CalibratedDetector):
         self._view: PcaResidualDetector | None = None  # second view (pca_view_weight > 0)
         self._view_norm: np.ndarray | None = None  # (2, 2) tail (median, q99) of PreGAN, PCA
         self._train_scale: RobustScale | None = None  # training distribution per dim
+        self._in_scale: np.ndarray | None = None  # (D,) forecaster's input unit (input_scale)
         self.train_losses: list[float] = []  # mean training MSE per epoch
         self.progress = False  # the benchmark turns on the epoch bar
 
@@ -264,21 +274,42 @@ class PreganSeriesDetector(CalibratedDetector):
         """Absolute one-step forecast error (T, D); the first rows' past comes from `history`."""
         assert self._model is not None
         self._model.eval()
-        x = torch.from_numpy(series)  # (T, D)
-        past = torch.from_numpy(history[-self.window :])  # (<=W, D)
+        x = torch.from_numpy(self._scaled(series))  # (T, D)
+        past = torch.from_numpy(self._scaled(history[-self.window :]))  # (<=W, D)
         pad = x[:1].expand(self.window - past.shape[0], -1)  # edge-pad a short history
         padded = torch.cat([pad, past, x])  # (W+T, D)
         windows, target = _windows(padded, self.window)  # (T, W, D), (T, D)
         preds = [self._model(windows[i : i + 4096]) for i in range(0, windows.shape[0], 4096)]
-        return (torch.cat(preds) - target).abs().numpy()  # (T, D)
+        return self._unscaled((torch.cat(preds) - target).abs().numpy())  # (T, D)
+
+    def _scaled(self, x: np.ndarray) -> np.ndarray:
+        """x (T, D) in the forecaster's units: / each dim's robust train spread, or as it is."""
+        return x if self._in_scale is None else x / self._in_scale
+
+    def _unscaled(self, err: np.ndarray) -> np.ndarray:
+        """Errors (T, D) in the forecaster's units back in the data's units."""
+        return err if self._in_scale is None else err * self._in_scale
+
+    def fit_input_scale(self, head: np.ndarray) -> None:
+        """`robust`: the forecaster's unit per dim = IQR / 1.349 of the train head, floored.
+
+        In min-max units the forecaster's MSE all but ignores dims that vary little; in
+        robust units every dim's usual variation weighs alike. The floor (`z_floor`, 1 % of
+        the min-max range) keeps a dim flat in training from being blown up.
+        """
+        self._in_scale = None
+        if self.input_scale == "robust":
+            q1, q3 = np.quantile(head, [0.25, 0.75], axis=0)  # (D,) each
+            self._in_scale = np.maximum((q3 - q1) / 1.349, self.z_floor).astype(np.float32)
 
     @torch.no_grad()
     def _recon_errors(self, series: np.ndarray, history: np.ndarray) -> np.ndarray:
         """Mean |reconstruction - window| over the window ending at each row: (T, D)."""
         assert self._model is not None
         self._model.eval()
-        x = torch.from_numpy(series)  # (T, D)
-        past = torch.from_numpy(history[-(self.window - 1) :] if self.window > 1 else history[:0])
+        x = torch.from_numpy(self._scaled(series))  # (T, D)
+        hist = history[-(self.window - 1) :] if self.window > 1 else history[:0]
+        past = torch.from_numpy(self._scaled(hist))
         pad = x[:1].expand(self.window - 1 - past.shape[0], -1)  # edge-pad a short history
         padded = torch.cat([pad, past, x])  # (W-1+T, D)
         windows = padded.unfold(0, self.window, 1).transpose(1, 2)  # (T, W, D), ends at row t
@@ -288,7 +319,7 @@ class PreganSeriesDetector(CalibratedDetector):
             rec = self._model.predict_and_reconstruct(w)[1]
             assert rec is not None
             errs.append((rec - w).abs().mean(1))  # (B, D)
-        return torch.cat(errs).numpy()  # (T, D)
+        return self._unscaled(torch.cat(errs).numpy())  # (T, D)
 
     def _recon_head_term(self, series: np.ndarray, history: np.ndarray) -> np.ndarray:
         """Window-reconstruction error / its held-out tail mean per dim: (T, D).
@@ -411,7 +442,10 @@ class PreganSeriesDetector(CalibratedDetector):
             recon_window = self.window if self.recon_head_weight else 0
             self._model = _Forecaster(encoder, self.latent, d, self.relative, recon_window)
         gen = torch.Generator().manual_seed(self.seed)
-        past, target = _windows(torch.from_numpy(head), self.window)  # (M, W, D), (M, D)
+        self.fit_input_scale(head)
+        past, target = _windows(
+            torch.from_numpy(self._scaled(head)), self.window
+        )  # (M, W, D), (M, D)
         opt = torch.optim.AdamW(
             self._model.parameters(), lr=self.lr, weight_decay=self.weight_decay
         )
