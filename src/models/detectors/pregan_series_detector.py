@@ -46,6 +46,12 @@ Why each part (every choice made on the train split, never on test labels):
   range) 1500 rows are chosen (conf/benchmark_detection.yaml has the figures).
 The synthetic twins: `python pipelines/benchmark_detection.py synthetic=true` (anomalies and
 benign unlabelled regime changes injected into the last 20 % of each train split).
+Options tried on the validation ground and left off (reports/detection/choices.md: none passed
+its rule, fixed before it ran): a per-dim PCA term (`recon_weight`), tail-quantile scaling
+(`dim_quantile`), a reconstruction head beside the forecast (`recon_head_weight`), the PCA
+reference's score fused at the aggregate level (`pca_view_weight`), the forecaster in robust
+per-dim units (`input_scale`), the training z in the diagnosis ranking (`train_weight`,
+`diagnosis: rank_train`).
 
 Defaults (window 10, latent 32, 10 epochs) follow the train split and the time budget alone;
 one machine (~19k windows, 38 dims) fits in roughly 5-30 s on 2 CPU threads (`train_losses`
