@@ -189,14 +189,7 @@ def stage2(root: str, machines: list[str], pregan: dict) -> pd.DataFrame:
                 if "k" in spec:
                     flags = mad_flags(calib, scores, spec["k"])
                 else:
-                    th = Thresholder(
-                        method=spec["method"],
-                        risk=spec["risk"],
-                        level=shared.level,
-                        depth=shared.depth,
-                        absorb=shared.absorb,
-                        absorb_share=shared.absorb_share,
-                    )
+                    th = Thresholder.from_spec({**shared, **spec})
                     th.calibrate(calib)
                     flags = th.flag(scores)
                 rows.append(

@@ -235,7 +235,8 @@ def test_pregan_detector_runs_on_a_short_train_split() -> None:
 
 
 def test_percentile_rule_or_shared_threshold() -> None:
-    rule, shared = PercentileRuleDetector(), PercentileRuleDetector(threshold="quantile")
+    rule = PercentileRuleDetector()
+    shared = PercentileRuleDetector(thresholding={"method": "quantile"})
     for det in (rule, shared):
         det.fit(_series())
     s_rule, f_rule, _ = rule.score(_faulty_test())
@@ -408,12 +409,29 @@ def test_every_detector_config_instantiates_with_the_shared_threshold(name: str)
     assert det.name == name
     shared = OmegaConf.load(CONF / "benchmark_detection.yaml").thresholding
     th = det.thresholder
-    assert (th.method, th.risk, th.depth, th.absorb) == (
-        shared.method,
-        shared.risk,
-        shared.depth,
-        shared.absorb,
-    )
+    settings = ("method", "risk", "level", "depth", "absorb", "absorb_share")
+    assert {k: getattr(th, k) for k in settings} == {k: shared[k] for k in settings}
+
+
+def test_percentile_config_keeps_the_original_rule() -> None:
+    det = hydra.utils.instantiate(detector_config("percentile"))
+    assert det.name == "percentile" and det.thresholder is None
+
+
+def test_thresholder_from_spec_copies_settings_never_state() -> None:
+    spec = {"method": "dspot", "risk": 1e-2, "level": 0.98, "depth": 300, "absorb": 1500}
+    first = Thresholder.from_spec(spec)
+    first.calibrate(np.random.default_rng(0).random(200))
+    copy = Thresholder.from_spec(first)
+    assert (copy.method, copy.depth, copy.absorb) == ("dspot", 300, 1500)
+    assert copy.calib is None and copy.threshold is None and first.threshold is not None
+    assert Thresholder.from_spec(None) == Thresholder()
+    with pytest.raises(SeriesInputError, match=r"unknown keys \['treshold'\]"):
+        Thresholder.from_spec({"treshold": "spot"})
+    with pytest.raises(SeriesInputError, match="expected a mapping"):
+        Thresholder.from_spec("dspot")
+    with pytest.raises(SeriesInputError, match="risk=0.05, level=0.98"):
+        RobustZScoreDetector(thresholding={"risk": 0.05})
 
 
 def test_random_scores_are_seeded_and_carry_no_signal() -> None:
@@ -458,3 +476,93 @@ def test_epoch_order_caps_the_windows_seen() -> None:
     assert capped.shape == (30,) and len(set(capped.tolist())) == 30
     with pytest.raises(ValueError, match="windows_per_epoch"):
         epoch_order(10, -1, gen)
+
+
+def test_pregan_recon_head_scores_the_window_and_is_off_by_default() -> None:
+    """The reconstruction head is trained beside the forecast only when weighted; its term is
+    ~1 tail-mean unit on normal rows and leads on a faulty dim."""
+    kwargs = dict(window=5, latent=8, heads=2, epochs=2, batch_size=64, context=20, seed=0)
+    plain = PreganSeriesDetector(**kwargs)
+    plain.fit(_series())
+    assert plain._model is not None and plain._model.recon is None and plain._rec_mean is None
+    det = PreganSeriesDetector(recon_head_weight=1.0, **kwargs)
+    det.fit(_series())
+    assert det._model is not None and det._model.recon is not None
+    assert det._rec_mean is not None and det._rec_mean.shape == (4,)
+    assert det._history is not None
+    term = det._recon_head_term(_faulty_test(), det._history)  # (T, D)
+    assert term.shape == (300, 4) and np.isfinite(term).all()
+    assert 0.2 < np.median(term[20:140]) < 5.0
+    assert term[150:170].mean(axis=0).argmax() == 2
+    scores, flags, _ = det.score(_faulty_test())
+    assert flags[150:175].any() and scores[150:175].max() > scores[20:140].max()
+    with pytest.raises(ValueError, match="recon_head_weight"):
+        PreganSeriesDetector(recon_head_weight=-0.5)
+
+
+def test_pregan_pca_view_fuses_scores_in_tail_units() -> None:
+    """v = 1 is the PCA reference's score in its tail units; v = 0 leaves PreGAN's alone."""
+    kwargs = dict(window=5, latent=8, heads=2, epochs=1, batch_size=64, context=20, seed=0)
+    only_pca = PreganSeriesDetector(pca_view_weight=1.0, **kwargs)
+    only_pca.fit(_series())
+    pca = PcaResidualDetector(seed=0)
+    pca.fit(_series())
+    raw = pca.score(_faulty_test())[0]
+    assert only_pca._view_norm is not None
+    med, spread = only_pca._view_norm[1]
+    fused, flags, dims = only_pca.score(_faulty_test())
+    assert np.allclose(fused, (raw - med) / spread, atol=1e-5)
+    assert dims.shape == (300, 4) and flags[150:175].any()
+    half = PreganSeriesDetector(pca_view_weight=0.5, **kwargs)
+    half.fit(_series())
+    plain = PreganSeriesDetector(**kwargs)
+    plain.fit(_series())
+    assert plain._view is None
+    s_half, _, d_half = half.score(_faulty_test())
+    s_plain, _, d_plain = plain.score(_faulty_test())
+    assert np.array_equal(d_half, d_plain) and not np.allclose(s_half, s_plain)
+    with pytest.raises(ValueError, match="pca_view_weight"):
+        PreganSeriesDetector(pca_view_weight=1.5)
+
+
+def test_pregan_diagnosis_with_the_training_distribution() -> None:
+    """train_weight adds each dim's training z to the ranking (detection unchanged);
+    rank_train averages the two rankings' positions, which lie in [0, D - 1]."""
+    kwargs = dict(window=5, latent=8, heads=2, epochs=1, batch_size=64, context=20, seed=0)
+    det = PreganSeriesDetector(**kwargs)
+    det.fit(_series())
+    scores, flags, dim = det.score(_faulty_test())
+    det.train_weight = 1.0
+    s2, f2, blended = det.score(_faulty_test())
+    assert np.array_equal(s2, scores) and np.array_equal(f2, flags)
+    assert (blended >= dim).all() and not np.allclose(blended, dim)
+    assert blended[150:170].mean(axis=0).argmax() == 2
+    det.train_weight, det.diagnosis = 0.0, "rank_train"
+    ranks = det.score(_faulty_test())[2]
+    assert ranks.min() >= 0 and ranks.max() <= 3 and ranks[150:170].mean(axis=0).argmax() == 2
+    with pytest.raises(ValueError, match="train_weight"):
+        PreganSeriesDetector(train_weight=-1.0)
+
+
+def test_pregan_robust_input_scale_trains_in_robust_units() -> None:
+    """`robust`: each dim's unit is its train-head IQR / 1.349 floored at z_floor; errors come
+    back in the data's units (a forecaster that predicts 0 errs by |x| either way)."""
+    kwargs = dict(window=5, latent=8, heads=2, epochs=1, batch_size=64, context=20, seed=0)
+    train = _series(t=600)
+    train[:, 1] = 0.5  # flat in training: its unit is the floor
+    det = PreganSeriesDetector(input_scale="robust", **kwargs)
+    det.fit(train)
+    head = train[:480]
+    q1, q3 = np.quantile(head, [0.25, 0.75], axis=0)
+    assert det._in_scale is not None
+    assert np.allclose(det._in_scale, np.maximum((q3 - q1) / 1.349, 0.01), rtol=1e-5)
+    assert det._in_scale[1] == pytest.approx(0.01)
+    err = np.abs(np.random.default_rng(0).random((3, 4), dtype=np.float32))
+    assert np.allclose(det._unscaled(det._scaled(err)), err, rtol=1e-6)
+    scores, flags, dims = det.score(_faulty_test())
+    assert np.isfinite(scores).all() and flags[150:175].any()
+    plain = PreganSeriesDetector(**kwargs)
+    plain.fit(train)
+    assert plain._in_scale is None
+    with pytest.raises(ValueError, match="input_scale"):
+        PreganSeriesDetector(input_scale="minmax")

@@ -32,7 +32,11 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from pregan.models.detectors.series_detectors import CalibratedDetector, trailing_mean
+from pregan.models.detectors.series_detectors import (
+    CalibratedDetector,
+    ThresholdSpec,
+    trailing_mean,
+)
 from pregan.models.detectors.training import epoch_order
 
 
@@ -45,15 +49,10 @@ class RandomScoreDetector(CalibratedDetector):
         self,
         seed: int = 0,
         calib_fraction: float = 0.2,
-        threshold: str = "spot",
-        risk: float = 1e-2,
-        level: float = 0.98,
-        depth: int = 100,
-        absorb: int = 0,
-        absorb_share: float = 0.6,
+        thresholding: ThresholdSpec = None,
     ) -> None:
         self.seed = seed
-        super().__init__(calib_fraction, threshold, risk, level, depth, absorb, absorb_share)
+        super().__init__(calib_fraction, thresholding)
 
     def _fit_head(self, head: np.ndarray) -> None:
         """Nothing to learn."""
@@ -93,12 +92,7 @@ class WindowReconstructionDetector(CalibratedDetector):
         smooth: int = 5,
         seed: int = 0,
         calib_fraction: float = 0.2,
-        threshold: str = "spot",
-        risk: float = 1e-2,
-        level: float = 0.98,
-        depth: int = 100,
-        absorb: int = 0,
-        absorb_share: float = 0.6,
+        thresholding: ThresholdSpec = None,
         adversarial: bool = True,
         scale_floor: float = 1e-2,
     ) -> None:
@@ -117,7 +111,7 @@ class WindowReconstructionDetector(CalibratedDetector):
         # min-max span floor, as the other references' `scale_floor`: a metric flat in training
         # that moves later would otherwise dominate every error by orders of magnitude
         self.scale_floor = scale_floor
-        super().__init__(calib_fraction, threshold, risk, level, depth, absorb, absorb_share)
+        super().__init__(calib_fraction, thresholding)
         self.progress = False  # the benchmark turns on the epoch bar
         self.train_losses: list[float] = []  # mean first loss per epoch
         self._net: nn.Module | None = None

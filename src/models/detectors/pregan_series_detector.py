@@ -30,8 +30,9 @@ Why each part (every choice made on the train split, never on test labels):
   reports/detection/choices.md): a spike decays instead of dropping out after `smooth` rows;
 - detection score = RMS over dimensions, not the mean: a fault on a few of 38 dims is not
   averaged away (RMS, mean and top-5 mean were within 0.01 F1 on the synthetic twins);
-- threshold (conf/detector/pregan.yaml): DSPOT, depth 300, on the test score stream
-  (`pregan.models.detectors.series_detectors.Thresholder`), initialised on the held-out tail's scores.
+- threshold (the shared `thresholding` of conf/benchmark_detection.yaml): DSPOT, depth 300,
+  on the test score stream (`pregan.models.detectors.series_detectors.Thresholder`),
+  initialised on the held-out tail's scores.
   SPOT never learns from alarms, so after a benign regime change that lifts the score level
   (one dim of SMD machine-1-5 quadruples its spread mid-test) it fires for the rest of the
   stream; DSPOT judges each score against the mean of the last 300 non-alarm scores. On
@@ -42,9 +43,15 @@ Why each part (every choice made on the train split, never on test labels):
   (alarms on at most 60 % of the last `absorb` rows, the rest absorbed as the new normal)
   bounds that. On twins whose incidents last 3-300 rows a 300-row budget was best, but it
   cut real incidents of over a thousand rows; on twins with incidents of 3-1500 rows (SMD's
-  range) 1500 rows are chosen (conf/detector/pregan.yaml has the figures).
+  range) 1500 rows are chosen (conf/benchmark_detection.yaml has the figures).
 The synthetic twins: `python pipelines/benchmark_detection.py synthetic=true` (anomalies and
 benign unlabelled regime changes injected into the last 20 % of each train split).
+Options tried on the validation ground and left off (reports/detection/choices.md: none passed
+its rule, fixed before it ran): a per-dim PCA term (`recon_weight`), tail-quantile scaling
+(`dim_quantile`), a reconstruction head beside the forecast (`recon_head_weight`), the PCA
+reference's score fused at the aggregate level (`pca_view_weight`), the forecaster in robust
+per-dim units (`input_scale`), the training z in the diagnosis ranking (`train_weight`,
+`diagnosis: rank_train`).
 
 Defaults (window 10, latent 32, 10 epochs) follow the train split and the time budget alone;
 one machine (~19k windows, 38 dims) fits in roughly 5-30 s on 2 CPU threads (`train_losses`
@@ -63,6 +70,8 @@ from tqdm.auto import tqdm
 from pregan.models.detectors.series_detectors import (
     CalibratedDetector,
     PcaResidualDetector,
+    RobustScale,
+    ThresholdSpec,
     causal_median,
     causal_spread,
     check_series,
@@ -82,7 +91,10 @@ SMOOTHINGS: tuple[str, ...] = ("mean", "ewma")
 ERROR_NORMS: tuple[str, ...] = ("mean", "zscore")
 """How a dimension's forecast error is put in units of its held-out error (`_error_norm`)."""
 
-DIAGNOSES: tuple[str, ...] = ("score", "error", "context", "error_zscore")
+INPUT_SCALES: tuple[str, ...] = ("none", "robust")
+"""Units the forecaster learns in: the data's own (min-max on SMD) or robust per-dim (`_scaled`)."""
+
+DIAGNOSES: tuple[str, ...] = ("score", "error", "context", "error_zscore", "rank_train")
 """What ranks the dimensions for diagnosis (`_diagnosis`); detection always uses the score."""
 
 EncoderFactory = Callable[[int, int, int, int, int], nn.Module]
@@ -104,21 +116,38 @@ class _Forecaster(nn.Module):
     to the prediction (the level half of RevIN, Kim et al., ICLR 2022): the encoder learns the
     shape of the recent past, not the absolute level, so a dimension whose level moved after
     train is still forecast well instead of giving a large error on every test row.
+    With `recon_window` W > 0 a second linear head reconstructs the (level-removed) window of
+    W rows from the same latent (`predict_and_reconstruct`), trained beside the forecast.
     """
 
     def __init__(
-        self, encoder: nn.Module, latent: int, n_features: int, relative: bool = True
+        self,
+        encoder: nn.Module,
+        latent: int,
+        n_features: int,
+        relative: bool = True,
+        recon_window: int = 0,
     ) -> None:
         super().__init__()
         self.encoder = encoder
         self.head = nn.Linear(latent, n_features)
+        self.recon = nn.Linear(latent, recon_window * n_features) if recon_window else None
         self.relative = relative
 
     def forward(self, windows: torch.Tensor) -> torch.Tensor:
         """windows (B, W, D) -> prediction of the next row (B, D)."""
+        return self.predict_and_reconstruct(windows)[0]
+
+    def predict_and_reconstruct(
+        self, windows: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """windows (B, W, D) -> (next-row prediction (B, D), reconstruction (B, W, D) or None)."""
         level = windows.mean(1, keepdim=True) if self.relative else torch.zeros_like(windows[:, :1])
         z = self.encoder((windows - level).unsqueeze(2))[:, 0]  # (B, latent)
-        return level[:, 0] + self.head(z)  # (B, D)
+        pred = level[:, 0] + self.head(z)  # (B, D)
+        if self.recon is None:
+            return pred, None
+        return pred, level + self.recon(z).view(windows.shape)  # (B, W, D)
 
 
 def _windows(x: torch.Tensor, window: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -160,13 +189,12 @@ class PreganSeriesDetector(CalibratedDetector):
         recon_weight: float = 0.0,
         recon_variance: float = 0.95,
         dim_quantile: float = 0.0,
+        recon_head_weight: float = 0.0,
+        pca_view_weight: float = 0.0,
+        train_weight: float = 0.0,
+        input_scale: str = "none",
         calib_fraction: float = 0.2,
-        threshold: str = "spot",
-        risk: float = 1e-2,
-        level: float = 0.98,
-        depth: int = 100,
-        absorb: int = 0,
-        absorb_share: float = 0.6,
+        thresholding: ThresholdSpec = None,
         seed: int = 0,
         encoder_factory: EncoderFactory | None = None,
     ) -> None:
@@ -209,12 +237,25 @@ class PreganSeriesDetector(CalibratedDetector):
         if not 0 <= dim_quantile < 1:
             raise ValueError(f"{self.name}: dim_quantile: expected in [0, 1), got {dim_quantile}")
         self.dim_quantile = dim_quantile
+        if recon_head_weight < 0 or not 0 <= pca_view_weight <= 1 or train_weight < 0:
+            raise ValueError(
+                f"{self.name}: recon_head_weight and train_weight must be >= 0 and "
+                f"pca_view_weight in [0, 1], got {recon_head_weight}, {train_weight}, "
+                f"{pca_view_weight}"
+            )
+        self.recon_head_weight, self.pca_view_weight = recon_head_weight, pca_view_weight
+        self.train_weight = train_weight
+        if input_scale not in INPUT_SCALES:
+            raise ValueError(
+                f"{self.name}: input_scale must be one of {INPUT_SCALES}, got {input_scale!r}"
+            )
+        self.input_scale = input_scale
         self.error_weight, self.context_weight, self.aggregate = (
             error_weight,
             context_weight,
             aggregate,
         )
-        super().__init__(calib_fraction, threshold, risk, level, depth, absorb, absorb_share)
+        super().__init__(calib_fraction, thresholding)
         self.seed = seed
         self.encoder_factory = encoder_factory or _fpe_encoder
         self._model: _Forecaster | None = None
@@ -226,6 +267,11 @@ class PreganSeriesDetector(CalibratedDetector):
         self._recon: PcaResidualDetector | None = None  # non-adapting term (recon_weight > 0)
         self._recon_scale: float | None = None  # its mean on the held-out tail
         self._dim_norm: np.ndarray | None = None  # (D,) >= 1, set when dim_quantile > 0
+        self._rec_mean: np.ndarray | None = None  # (D,) held-out window-reconstruction error
+        self._view: PcaResidualDetector | None = None  # second view (pca_view_weight > 0)
+        self._view_norm: np.ndarray | None = None  # (2, 2) tail (median, q99) of PreGAN, PCA
+        self._train_scale: RobustScale | None = None  # training distribution per dim
+        self._in_scale: np.ndarray | None = None  # (D,) forecaster's input unit (input_scale)
         self.train_losses: list[float] = []  # mean training MSE per epoch
         self.progress = False  # the benchmark turns on the epoch bar
 
@@ -234,13 +280,66 @@ class PreganSeriesDetector(CalibratedDetector):
         """Absolute one-step forecast error (T, D); the first rows' past comes from `history`."""
         assert self._model is not None
         self._model.eval()
-        x = torch.from_numpy(series)  # (T, D)
-        past = torch.from_numpy(history[-self.window :])  # (<=W, D)
+        x = torch.from_numpy(self._scaled(series))  # (T, D)
+        past = torch.from_numpy(self._scaled(history[-self.window :]))  # (<=W, D)
         pad = x[:1].expand(self.window - past.shape[0], -1)  # edge-pad a short history
         padded = torch.cat([pad, past, x])  # (W+T, D)
         windows, target = _windows(padded, self.window)  # (T, W, D), (T, D)
         preds = [self._model(windows[i : i + 4096]) for i in range(0, windows.shape[0], 4096)]
-        return (torch.cat(preds) - target).abs().numpy()  # (T, D)
+        return self._unscaled((torch.cat(preds) - target).abs().numpy())  # (T, D)
+
+    def _scaled(self, x: np.ndarray) -> np.ndarray:
+        """x (T, D) in the forecaster's units: / each dim's robust train spread, or as it is."""
+        return x if self._in_scale is None else x / self._in_scale
+
+    def _unscaled(self, err: np.ndarray) -> np.ndarray:
+        """Errors (T, D) in the forecaster's units back in the data's units."""
+        return err if self._in_scale is None else err * self._in_scale
+
+    def fit_input_scale(self, head: np.ndarray) -> None:
+        """`robust`: the forecaster's unit per dim = IQR / 1.349 of the train head, floored.
+
+        In min-max units the forecaster's MSE all but ignores dims that vary little; in
+        robust units every dim's usual variation weighs alike. The floor (`z_floor`, 1 % of
+        the min-max range) keeps a dim flat in training from being blown up.
+        """
+        self._in_scale = None
+        if self.input_scale == "robust":
+            q1, q3 = np.quantile(head, [0.25, 0.75], axis=0)  # (D,) each
+            self._in_scale = np.maximum((q3 - q1) / 1.349, self.z_floor).astype(np.float32)
+
+    @torch.no_grad()
+    def _recon_errors(self, series: np.ndarray, history: np.ndarray) -> np.ndarray:
+        """Mean |reconstruction - window| over the window ending at each row: (T, D)."""
+        assert self._model is not None
+        self._model.eval()
+        x = torch.from_numpy(self._scaled(series))  # (T, D)
+        hist = history[-(self.window - 1) :] if self.window > 1 else history[:0]
+        past = torch.from_numpy(self._scaled(hist))
+        pad = x[:1].expand(self.window - 1 - past.shape[0], -1)  # edge-pad a short history
+        padded = torch.cat([pad, past, x])  # (W-1+T, D)
+        windows = padded.unfold(0, self.window, 1).transpose(1, 2)  # (T, W, D), ends at row t
+        errs = []
+        for i in range(0, windows.shape[0], 4096):
+            w = windows[i : i + 4096]
+            rec = self._model.predict_and_reconstruct(w)[1]
+            assert rec is not None
+            errs.append((rec - w).abs().mean(1))  # (B, D)
+        return self._unscaled(torch.cat(errs).numpy())  # (T, D)
+
+    def _recon_head_term(self, series: np.ndarray, history: np.ndarray) -> np.ndarray:
+        """Window-reconstruction error / its held-out tail mean per dim: (T, D).
+
+        The same units as the forecast error (`_error_norm` "mean"); for dims flat in
+        training it is rescaled by its own causal median like the forecast error
+        (`_rescale_flat`).
+        """
+        assert self._rec_mean is not None
+        rec = self._recon_errors(series, history) / np.maximum(self._rec_mean, self.error_floor)
+        if self.flat_window and self._flat is not None and self._flat.any():
+            f = self._flat
+            rec[:, f] /= np.maximum(1.0, causal_median(rec[:, f], self.flat_window))
+        return rec  # (T, D)
 
     def _terms(
         self, series: np.ndarray, history: np.ndarray, error_norm: str
@@ -262,6 +361,8 @@ class PreganSeriesDetector(CalibratedDetector):
         dim = self.error_weight * err + self.context_weight * dev  # (T, D)
         if self.recon_weight:
             dim += self.recon_weight * self._recon_term(series)
+        if self.recon_head_weight:
+            dim += self.recon_head_weight * self._recon_head_term(series, history)
         dim = self._smooth(dim)  # (T, D)
         return dim if self._dim_norm is None else dim / self._dim_norm
 
@@ -344,9 +445,13 @@ class PreganSeriesDetector(CalibratedDetector):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             encoder = self.encoder_factory(d, self.window, self.latent, self.heads, self.gat_heads)
-            self._model = _Forecaster(encoder, self.latent, d, self.relative)
+            recon_window = self.window if self.recon_head_weight else 0
+            self._model = _Forecaster(encoder, self.latent, d, self.relative, recon_window)
         gen = torch.Generator().manual_seed(self.seed)
-        past, target = _windows(torch.from_numpy(head), self.window)  # (M, W, D), (M, D)
+        self.fit_input_scale(head)
+        past, target = _windows(
+            torch.from_numpy(self._scaled(head)), self.window
+        )  # (M, W, D), (M, D)
         opt = torch.optim.AdamW(
             self._model.parameters(), lr=self.lr, weight_decay=self.weight_decay
         )
@@ -359,7 +464,10 @@ class PreganSeriesDetector(CalibratedDetector):
             total = 0.0
             for i in range(0, order.shape[0], self.batch_size):
                 idx = order[i : i + self.batch_size]
-                loss = nn.functional.mse_loss(self._model(past[idx]), target[idx])
+                pred, rec = self._model.predict_and_reconstruct(past[idx])
+                loss = nn.functional.mse_loss(pred, target[idx])
+                if rec is not None:  # the reconstruction head, weighted equally
+                    loss = loss + nn.functional.mse_loss(rec, past[idx])
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -373,7 +481,9 @@ class PreganSeriesDetector(CalibratedDetector):
         if self.recon_weight:
             self.fit_recon(head, tail)
         self.fit_dim_norm(head, tail)
-        self.thresholder.calibrate(self._aggregate(self._dim_scores(tail, head)))
+        self._train_scale = RobustScale.fit(head, self.z_floor)
+        tail_scores = self._aggregate(self._dim_scores(tail, head))  # (T_tail,)
+        self.thresholder.calibrate(self.fit_view(head, tail, tail_scores))
         self._history = x[-max(self.window, self.context, self.slow_context) :]
 
     def fit_error_scale(self, head: np.ndarray, tail: np.ndarray) -> None:
@@ -381,6 +491,36 @@ class PreganSeriesDetector(CalibratedDetector):
         tail_err = self._errors(tail, head)  # (T_tail, D)
         self._err_mean = tail_err.mean(axis=0).astype(np.float32)
         self._err_std = tail_err.std(axis=0).astype(np.float32)
+        self._rec_mean = None
+        if self.recon_head_weight:
+            self._rec_mean = self._recon_errors(tail, head).mean(axis=0).astype(np.float32)
+
+    def fit_view(self, head: np.ndarray, tail: np.ndarray, tail_scores: np.ndarray) -> np.ndarray:
+        """Fit the second view (the PCA reference) and return the tail's (fused) scores (T_tail,).
+
+        With `pca_view_weight` v > 0, PreGAN's score and the PCA reference's score (its
+        defaults = conf/detector/pca.yaml, fitted on the same train head) are each put in units
+        of their held-out tail, (s - tail median) / (tail 99th percentile - tail median), and
+        fused as (1 - v) PreGAN + v PCA: two views that fail differently, fused where both are
+        comparable, at the aggregate level (per-dim scores are PreGAN's alone).
+        """
+        self._view, self._view_norm = None, None
+        if not self.pca_view_weight:
+            return tail_scores
+        self._view = PcaResidualDetector(seed=self.seed)
+        self._view._fit_head(head)
+        both = np.stack([tail_scores, self._view._score(tail)[0]])  # (2, T_tail)
+        med = np.median(both, axis=1)
+        spread = np.maximum(np.quantile(both, 0.99, axis=1) - med, 1e-12)
+        self._view_norm = np.stack([med, spread], axis=1)  # (2, 2)
+        return self._fuse(tail_scores, self._view._score(tail)[0])
+
+    def _fuse(self, scores: np.ndarray, view_scores: np.ndarray) -> np.ndarray:
+        """(1 - v) x PreGAN's + v x the view's score, each in tail units: (T,)."""
+        assert self._view_norm is not None
+        (m0, s0), (m1, s1) = self._view_norm
+        v = self.pca_view_weight
+        return (1 - v) * (scores - m0) / s0 + v * (view_scores - m1) / s1
 
     def fit_recon(self, head: np.ndarray, tail: np.ndarray) -> None:
         """The PCA term's subspace from the train head, its per-dim scale from the tail."""
@@ -408,6 +548,8 @@ class PreganSeriesDetector(CalibratedDetector):
         x = check_series(series, self._history.shape[1])
         dim = self._dim_scores(x, self._history)  # (T, D)
         scores = self._aggregate(dim)
+        if self._view is not None:
+            scores = self._fuse(scores, self._view._score(x)[0])
         return scores, self.thresholder.flag(scores), self._diagnosis(x, self._history, dim)
 
     def _diagnosis(self, series: np.ndarray, history: np.ndarray, dim: np.ndarray) -> np.ndarray:
@@ -416,9 +558,20 @@ class PreganSeriesDetector(CalibratedDetector):
         `error`: the smoothed forecast error in tail-mean units; `error_zscore`: the same as a
         tail z-score; `context`: the smoothed context deviations. Each is a multiple of that
         dimension's usual variation, so the ranking is not led by a noisy channel.
+        The per-dim score (`score`) plus `train_weight` x the smoothed deviation of each dim
+        from its own training distribution (robust z against the train head, clipped at 50),
+        or (`rank_train`) the mean of the two rankings' rank positions per row: the score's
+        terms adapt to a lasting change, the training z does not.
         """
-        if self.diagnosis == "score":
+        if self.diagnosis == "score" and not self.train_weight:
             return dim
+        if self.diagnosis in ("score", "rank_train"):
+            assert self._train_scale is not None
+            train_z = self._smooth(self._train_scale.z(series, 50.0))  # (T, D)
+            if self.diagnosis == "score":
+                return dim + self.train_weight * train_z
+            ranks = dim.argsort(axis=1).argsort(axis=1) + train_z.argsort(axis=1).argsort(axis=1)
+            return (ranks / 2.0).astype(np.float32)  # (T, D), higher = more likely
         err, dev = self._terms(
             series, history, "zscore" if self.diagnosis == "error_zscore" else "mean"
         )

@@ -22,7 +22,9 @@ Every detector follows the same recipe, so that they differ only in how they sco
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -170,6 +172,11 @@ class Thresholder:
     label; `pot` / `quantile` fix one threshold from the calibration scores.
     `threshold` is the threshold in force before the stream starts. `absorb` / `absorb_share`:
     DSPOT's alarm budget (`streaming_threshold` module doc); 0 turns it off.
+
+    The six settings (method .. absorb_share) are the one thresholding config: every detector
+    takes them as one `thresholding` argument (`from_spec`), and the benchmark's configs pass
+    the shared `thresholding` block of conf/benchmark_detection.yaml, where the notes on how
+    each value was chosen live. `calib`, `threshold` and `last_thresholds` are state.
     """
 
     method: str = "spot"
@@ -178,9 +185,32 @@ class Thresholder:
     depth: int = 100
     absorb: int = 0
     absorb_share: float = 0.6
-    calib: np.ndarray | None = None
-    threshold: float | None = None
-    last_thresholds: np.ndarray | None = None  # (T,) in force at each point of the last `flag`
+    calib: np.ndarray | None = field(default=None, init=False, repr=False)
+    threshold: float | None = field(default=None, init=False)
+    # (T,) in force at each point of the last `flag`
+    last_thresholds: np.ndarray | None = field(default=None, init=False, repr=False)
+
+    @classmethod
+    def from_spec(cls, spec: ThresholdSpec) -> Thresholder:
+        """A fresh, uncalibrated Thresholder from a detector's `thresholding` argument.
+
+        None: the defaults; a mapping (a Hydra config node): its settings; a Thresholder: a
+        copy of its settings without its state, so that detectors never share calibration.
+        """
+        if spec is None:
+            return cls()
+        settings = [f.name for f in fields(cls) if f.init]
+        if isinstance(spec, Thresholder):
+            return cls(**{k: getattr(spec, k) for k in settings})
+        if not isinstance(spec, Mapping):
+            raise SeriesInputError(
+                f"thresholding: expected a mapping of {settings} or a Thresholder, got "
+                f"{type(spec).__name__}"
+            )
+        unknown = sorted(set(spec) - set(settings))
+        if unknown:
+            raise SeriesInputError(f"thresholding: unknown keys {unknown}; known: {settings}")
+        return cls(**{str(k): v for k, v in spec.items()})
 
     def __post_init__(self) -> None:
         if self.method not in THRESHOLD_METHODS:
@@ -259,6 +289,10 @@ class Thresholder:
         return np.asarray(scores) > self.threshold
 
 
+ThresholdSpec: TypeAlias = Thresholder | Mapping[str, Any] | None
+"""What a detector's `thresholding` argument accepts (`Thresholder.from_spec`)."""
+
+
 def split_calibration(train: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray]:
     """Split train in time into (fit, calibration); the calibration tail is the last part."""
     if not 0 < fraction < 1:
@@ -307,18 +341,9 @@ class CalibratedDetector:
     name: str
     _n_dims: int | None = None  # D of the training series, set by `fit`
 
-    def __init__(
-        self,
-        calib_fraction: float,
-        threshold: str,
-        risk: float,
-        level: float,
-        depth: int,
-        absorb: int = 0,
-        absorb_share: float = 0.6,
-    ) -> None:
+    def __init__(self, calib_fraction: float, thresholding: ThresholdSpec = None) -> None:
         self.calib_fraction = calib_fraction
-        self.thresholder = Thresholder(threshold, risk, level, depth, absorb, absorb_share)
+        self.thresholder = Thresholder.from_spec(thresholding)
 
     @property
     def threshold(self) -> float | None:
@@ -356,15 +381,10 @@ class RobustZScoreDetector(CalibratedDetector):
         clip: float = 50.0,
         scale_floor: float = 1e-2,
         calib_fraction: float = 0.2,
-        threshold: str = "spot",
-        risk: float = 1e-2,
-        level: float = 0.98,
-        depth: int = 100,
-        absorb: int = 0,
-        absorb_share: float = 0.6,
+        thresholding: ThresholdSpec = None,
     ) -> None:
         self.smooth, self.clip, self.scale_floor = smooth, clip, scale_floor
-        super().__init__(calib_fraction, threshold, risk, level, depth, absorb, absorb_share)
+        super().__init__(calib_fraction, thresholding)
         self._scale: RobustScale | None = None
 
     def _score(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -392,12 +412,7 @@ class IsolationForestDetector(CalibratedDetector):
         smooth: int = 5,
         seed: int = 0,
         calib_fraction: float = 0.2,
-        threshold: str = "spot",
-        risk: float = 1e-2,
-        level: float = 0.98,
-        depth: int = 100,
-        absorb: int = 0,
-        absorb_share: float = 0.6,
+        thresholding: ThresholdSpec = None,
     ) -> None:
         self.n_estimators, self.max_samples, self.smooth, self.seed = (
             n_estimators,
@@ -405,7 +420,7 @@ class IsolationForestDetector(CalibratedDetector):
             smooth,
             seed,
         )
-        super().__init__(calib_fraction, threshold, risk, level, depth, absorb, absorb_share)
+        super().__init__(calib_fraction, thresholding)
         self._forest: IsolationForest | None = None
         self._scale: RobustScale | None = None
 
@@ -449,12 +464,7 @@ class PcaResidualDetector(CalibratedDetector):
         scale_floor: float = 1e-2,
         seed: int = 0,
         calib_fraction: float = 0.2,
-        threshold: str = "spot",
-        risk: float = 1e-2,
-        level: float = 0.98,
-        depth: int = 100,
-        absorb: int = 0,
-        absorb_share: float = 0.6,
+        thresholding: ThresholdSpec = None,
     ) -> None:
         if not 0 < variance < 1:
             raise SeriesInputError(f"{self.name}: variance: expected in (0, 1), got {variance}")
@@ -464,7 +474,7 @@ class PcaResidualDetector(CalibratedDetector):
             scale_floor,
             seed,
         )
-        super().__init__(calib_fraction, threshold, risk, level, depth, absorb, absorb_share)
+        super().__init__(calib_fraction, thresholding)
         self._pca: PCA | None = None
         self._mean: np.ndarray | None = None  # (D,)
         self._scale: np.ndarray | None = None  # (D,)
@@ -497,8 +507,9 @@ class PercentileRuleDetector:
     Percentiles (98th in the original) are taken per dimension over the training series, not
     the series being judged, which removes the original's circularity but keeps its rule.
     score = largest exceedance over the percentile in units of the dimension's training range.
-    `threshold="rule"` (default) flags score > 0, the original's rule; any shared method
-    (`THRESHOLD_METHODS`) instead calibrates on the held-out tail of train like the others.
+    `thresholding=None` (default) flags score > 0, the original's rule; a thresholding config
+    (as every other detector's, `Thresholder.from_spec`) instead calibrates the shared threshold
+    on the held-out tail of train like the others.
     """
 
     name = "percentile"
@@ -506,18 +517,13 @@ class PercentileRuleDetector:
     def __init__(
         self,
         percentile: float = 98.0,
-        threshold: str = "rule",
         calib_fraction: float = 0.2,
-        risk: float = 1e-2,
-        level: float = 0.98,
-        depth: int = 100,
+        thresholding: ThresholdSpec = None,
     ) -> None:
         if not 0 < percentile < 100:
             raise SeriesInputError(f"percentile: expected in (0, 100), got {percentile}")
         self.percentile, self.calib_fraction = percentile, calib_fraction
-        self.thresholder = (
-            None if threshold == "rule" else Thresholder(threshold, risk, level, depth)
-        )
+        self.thresholder = None if thresholding is None else Thresholder.from_spec(thresholding)
         self._cut: np.ndarray | None = None
         self._range: np.ndarray | None = None
 
