@@ -67,6 +67,11 @@ class OnnxGraph:
             raise OnnxGraphError(
                 f"{name}: ONNX export failed ({type(err).__name__}: {err})"
             ) from err
+        self._name, self._model = name, model
+        self._dtypes = {n: t.numpy().dtype for n, t in zip(input_names, example, strict=True)}
+        self._open()
+
+    def _open(self) -> None:
         options = ort.SessionOptions()
         # One thread: the graphs are tiny, so a thread pool would only add synchronisation,
         # and the runner's own parallelism (Hydra/joblib jobs) stays in charge of the cores.
@@ -75,11 +80,22 @@ class OnnxGraph:
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.log_severity_level = 3  # errors only
         try:
-            self._session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+            self._session = ort.InferenceSession(
+                self._model, options, providers=["CPUExecutionProvider"]
+            )
         except Exception as err:
-            raise OnnxGraphError(f"{name}: ONNX Runtime could not load the graph ({err})") from err
-        self._dtypes = {n: t.numpy().dtype for n, t in zip(input_names, example, strict=True)}
+            raise OnnxGraphError(
+                f"{self._name}: ONNX Runtime could not load the graph ({err})"
+            ) from err
         self.inputs = tuple(i.name for i in self._session.get_inputs())  # the ones it reads
+
+    def __getstate__(self) -> dict[str, object]:
+        """Copies and pickles carry the serialised graph; the session is reopened from it."""
+        return {"_name": self._name, "_model": self._model, "_dtypes": self._dtypes}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._open()
 
     def __call__(self, **arrays: np.ndarray) -> list[np.ndarray]:
         """Run the graph; arrays by input name (each cast to its example's dtype)."""

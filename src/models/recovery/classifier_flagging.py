@@ -31,7 +31,11 @@ from pregan.checkpoints import ResumableCheckpoint, resume_path
 from pregan.data.windows import WindowDataModule, live_inputs
 from pregan.io import write_json_atomic
 from pregan.models.interfaces import ClassifierOutput, FitContext
-from pregan.models.recovery.fault_classifier import ClassifierCheckpointError, FaultClassifierModule
+from pregan.models.recovery.fault_classifier import (
+    ClassifierCheckpointError,
+    FaultClassifierModule,
+    WindowPredictor,
+)
 from pregan.simulation.config import ConfigError
 from pregan.simulation.interfaces import Observation, RecoveryDecision
 
@@ -87,7 +91,7 @@ class ClassifierFlagger:
         self.last_many: ClassifierOutput | None = None  # ... of the last flag_many, (N, ...)
         self.uses_containers = bool(classifier.uses_containers)
         self.uses_demand = bool(classifier.uses_demand)
-        self._predict_window: Callable[..., ClassifierOutput] | None = None  # on first call
+        self._predict_window: WindowPredictor | None = None  # by prepare()
 
     def inputs(self, obs: Observation) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         """The classifier's window (W, H, D), containers and demand (W, H) (or None where not

@@ -466,43 +466,13 @@ class FaultClassifierModule(L.LightningModule):
             dim_scores=out.dim_scores[0],
         )
 
-    def window_predictor(
-        self,
-    ) -> Callable[[np.ndarray, np.ndarray | None, np.ndarray | None], ClassifierOutput]:
+    def window_predictor(self) -> WindowPredictor:
         """`predict_window` for a policy's decision path: the same checks and verdicts (to
         float32 rounding), from an ONNX Runtime graph of the current weights (~4x faster at
         16 hosts; `pregan.models.components.onnx_graph`). A snapshot: training the
         classifier afterwards does not reach it, so build it once the classifier is fitted.
         Exporting takes about a second (three the first time in a process)."""
-        hp = self.hparams
-        example = (
-            torch.zeros(1, hp.window, hp.n_hosts, hp.n_features),  # (1, W, H, D)
-            torch.zeros(1, hp.window, hp.n_hosts),  # containers (1, W, H)
-            torch.zeros(1, hp.window, hp.n_hosts),  # demand (1, W, H)
-        )
-        graph = OnnxGraph(_VerdictPass(self).eval(), example, ("window", "containers", "demand"))
-        threshold = float(self.threshold)
-
-        def predict(
-            window: np.ndarray,
-            containers: np.ndarray | None = None,
-            demand: np.ndarray | None = None,
-        ) -> ClassifierOutput:
-            window, cnt, dem = self._checked_window(window, containers, demand)
-            prob, embedding, fault_class, dim_scores = graph(
-                window=window[None],
-                containers=cnt if cnt is not None else np.zeros((1, *window.shape[:2])),
-                demand=dem if dem is not None else np.zeros((1, *window.shape[:2])),
-            )
-            return ClassifierOutput(
-                host_prob=prob[0],
-                host_flags=prob[0] >= threshold,
-                embedding=embedding[0],
-                fault_class=fault_class[0],
-                dim_scores=dim_scores[0],
-            )
-
-        return predict
+        return WindowPredictor(self)
 
     def _checked_window(
         self, window: np.ndarray, containers: np.ndarray | None, demand: np.ndarray | None
@@ -599,3 +569,42 @@ class FaultClassifierModule(L.LightningModule):
             )
         model.eval()
         return model
+
+
+class WindowPredictor:
+    """One window's verdict from the classifier's ONNX graph (`window_predictor`); copies
+    and pickles carry the graph."""
+
+    def __init__(self, classifier: FaultClassifierModule) -> None:
+        hp = classifier.hparams
+        example = (
+            torch.zeros(1, hp.window, hp.n_hosts, hp.n_features),  # (1, W, H, D)
+            torch.zeros(1, hp.window, hp.n_hosts),  # containers (1, W, H)
+            torch.zeros(1, hp.window, hp.n_hosts),  # demand (1, W, H)
+        )
+        self.classifier = classifier  # its input checks; the weights are the graph's
+        self.graph = OnnxGraph(
+            _VerdictPass(classifier).eval(), example, ("window", "containers", "demand")
+        )
+        self.threshold = float(classifier.threshold)
+
+    def __call__(
+        self,
+        window: np.ndarray,
+        containers: np.ndarray | None = None,
+        demand: np.ndarray | None = None,
+    ) -> ClassifierOutput:
+        window, cnt, dem = self.classifier._checked_window(window, containers, demand)
+        unread = np.zeros((1, *window.shape[:2]), np.float32)  # (1, W, H), ignored
+        prob, embedding, fault_class, dim_scores = self.graph(
+            window=window[None],
+            containers=unread if cnt is None else cnt,
+            demand=unread if dem is None else dem,
+        )
+        return ClassifierOutput(
+            host_prob=prob[0],
+            host_flags=prob[0] >= self.threshold,
+            embedding=embedding[0],
+            fault_class=fault_class[0],
+            dim_scores=dim_scores[0],
+        )
