@@ -241,6 +241,24 @@ def test_compiled_decisions_equal_pytorch_and_are_dropped_when_weights_change() 
     assert gan._graphs is None
 
 
+def test_exporting_leaves_no_exporter_tensors_behind() -> None:
+    """Helpers that cache per size must not keep the exporter's fake tensors: after a GAN of
+    sizes no other test uses (cold caches) is compiled, PyTorch's own path still computes."""
+    h, c, e = 13, 11, 5
+    gan = GanMigratorModule(h, c, e, n_metrics=4, hidden=8, seed=0, cosim={**COSIM, "horizon": 1})
+    gan.compile_decisions()
+    d = Discriminator(h, c, e, hidden=8)
+    with torch.inference_mode():
+        out = d.judge_moves(
+            torch.zeros(h, e),
+            torch.zeros(c, dtype=torch.long),
+            torch.ones(1, c, dtype=torch.long),
+            torch.zeros(h),
+        )
+    assert out.numpy().shape == (1,)  # a cached fake tensor would make this raise
+    assert one_hot(torch.zeros(c, dtype=torch.long), h).numpy().shape == (c, h)
+
+
 def test_planner_candidates_are_feasible_and_move_only_off_flagged_hosts() -> None:
     gan = _module()
     proposal = np.array([0, 0, 1, 2])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 import torch
@@ -29,6 +31,8 @@ def test_graph_runs_by_name_and_ignores_unread_inputs() -> None:
         ref = module(torch.from_numpy(x).float(), torch.zeros(4)).numpy()
     np.testing.assert_allclose(out, ref, atol=1e-6)
     np.testing.assert_array_equal(graph(x=x, unused=np.ones(4))[0], out)
+    copy = pickle.loads(pickle.dumps(graph))  # policies are copied (the Gymnasium adapter)
+    np.testing.assert_array_equal(copy(x=x, unused=np.zeros(4))[0], out)
 
 
 def test_bad_graphs_name_the_module() -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -136,11 +137,17 @@ class Discriminator(nn.Module):
         return torch.sigmoid(self.head(context).squeeze(-1))  # (B,)
 
 
-@lru_cache(maxsize=8)
 def _move_columns(embed_dim: int) -> torch.Tensor:
     """Column order of `forward`'s move features taken from [source row, target row] of the
     (e + 3)-wide host table: embeddings of source and target, then flagged, crowding and
     load, each source then target."""
+    return torch.from_numpy(_move_column_index(embed_dim))
+
+
+@lru_cache(maxsize=8)
+def _move_column_index(embed_dim: int) -> np.ndarray:
+    """`_move_columns` cached as a NumPy array (a tensor cached while a module is exported
+    by `OnnxGraph` would be the exporter's fake tensor)."""
     e = embed_dim
     tail = [i for k in range(3) for i in (e + k, 2 * e + 3 + k)]
-    return torch.tensor([*range(e), *range(e + 3, 2 * e + 3), *tail])
+    return np.array([*range(e), *range(e + 3, 2 * e + 3), *tail], dtype=np.int64)

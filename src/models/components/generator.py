@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -66,10 +67,13 @@ def relaxed_placement(
 
 def one_hot(placement: torch.Tensor, n_hosts: int) -> torch.Tensor:
     """(..., C) int host indices (-1 = none) -> (..., C, H) float32 one-hot rows (zeros for -1)."""
-    return _eye(n_hosts)[placement.long()]
+    return torch.from_numpy(_eye(n_hosts))[placement.long()]
 
 
 @lru_cache(maxsize=8)
-def _eye(n_hosts: int) -> torch.Tensor:
-    """(H + 1, H) identity rows plus a zero row at index -1 (= H); built once per size."""
-    return torch.eye(n_hosts + 1, dtype=torch.float32)[:, :n_hosts]
+def _eye(n_hosts: int) -> np.ndarray:
+    """(H + 1, H) identity rows plus a zero row at index -1 (= H); built once per size.
+
+    Cached as a NumPy array and wrapped per call (no copy): a cached tensor first built
+    while a module is being exported (`OnnxGraph`) would be the exporter's fake tensor."""
+    return np.eye(n_hosts + 1, n_hosts, dtype=np.float32)
