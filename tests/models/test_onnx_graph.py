@@ -38,5 +38,5 @@ def test_graph_runs_by_name_and_ignores_unread_inputs() -> None:
 def test_bad_graphs_name_the_module() -> None:
     with pytest.raises(ValueError, match="2 example inputs but 1 names"):
         OnnxGraph(_Affine(), (torch.zeros(4, 3), torch.zeros(4)), ("x",))
-    with pytest.raises(OnnxGraphError, match="_Affine: ONNX export failed"):
+    with pytest.raises(OnnxGraphError, match=r"_Affine.forward: ONNX export failed"):
         OnnxGraph(_Affine(), (torch.zeros(4, 5), torch.zeros(4)), ("x", "unused"))  # 5 != 3

@@ -32,23 +32,31 @@ class OnnxGraphError(RuntimeError):
 
 
 class OnnxGraph:
-    """`module(*example)` exported once; call it with NumPy arrays by input name.
+    """`module.<method>(*example)` exported once; call it with NumPy arrays by input name.
 
     Args:
         module: the network, in eval mode (its weights are copied into the graph).
         example: example inputs; the graph is specialised to their shapes and dtypes.
         input_names: one name per example input; `__call__` takes them as keywords.
             An input the graph does not read is accepted and ignored.
+        method: which of the module's methods to export (`forward` by default), e.g. a
+            classifier's `verdict` or the discriminator's `judge_moves`.
     """
 
     def __init__(
-        self, module: nn.Module, example: Sequence[torch.Tensor], input_names: Sequence[str]
+        self,
+        module: nn.Module,
+        example: Sequence[torch.Tensor],
+        input_names: Sequence[str],
+        method: str = "forward",
     ) -> None:
         if len(example) != len(input_names):
             raise ValueError(
                 f"OnnxGraph: {len(example)} example inputs but {len(input_names)} names"
             )
-        name = type(module).__name__
+        name = f"{type(module).__name__}.{method}"
+        if method != "forward":
+            module = _MethodAsForward(module, method)
         try:
             with warnings.catch_warnings(), _quiet_exporter():
                 warnings.simplefilter("ignore")
@@ -101,6 +109,17 @@ class OnnxGraph:
         """Run the graph; arrays by input name (each cast to its example's dtype)."""
         feed = {n: np.ascontiguousarray(arrays[n], dtype=self._dtypes[n]) for n in self.inputs}
         return self._session.run(None, feed)
+
+
+class _MethodAsForward(nn.Module):
+    """A module whose forward is another module's `method`: what the exporter traces."""
+
+    def __init__(self, module: nn.Module, method: str) -> None:
+        super().__init__()
+        self.inner, self.method = module, method
+
+    def forward(self, *inputs: torch.Tensor) -> object:
+        return getattr(self.inner, self.method)(*inputs)
 
 
 class _quiet_exporter:

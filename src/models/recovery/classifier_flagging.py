@@ -76,8 +76,9 @@ class ClassifierFlagger:
     others), as in the original: the generator sees "which class of fault, where".
     Before any interval has run there is nothing to read: no host is flagged.
     One window per call runs through the classifier's ONNX Runtime graph
-    (`FaultClassifierModule.window_predictor`), exported by `prepare` (or at the first call):
-    like the prototype vectors, the flagger judges with the weights it was prepared with. `flag_many` stays in PyTorch.
+    (`FaultClassifierModule.window_predictor`), exported by `prepare` (or at the first
+    call): like the prototype vectors, the flagger judges with the weights it was prepared
+    with. `flag_many` stays in PyTorch.
     Its inputs (metrics window, containers and demand channels) come from the observation's
     histories through `pregan.data.windows.live_inputs`, the same function that builds the
     training windows.

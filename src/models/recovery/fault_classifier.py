@@ -45,20 +45,6 @@ class ClassifierInputError(ValueError):
     """A window that the fitted classifier cannot read (shape, dims, NaN)."""
 
 
-class _VerdictPass(nn.Module):
-    """`FaultClassifierModule.verdict` as a module's forward, for exporting it; unread
-    channels are passed and ignored, so every classifier exports with the same inputs."""
-
-    def __init__(self, classifier: FaultClassifierModule) -> None:
-        super().__init__()
-        self.classifier = classifier
-
-    def forward(
-        self, window: torch.Tensor, containers: torch.Tensor, demand: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        return self.classifier.verdict(window, containers, demand)
-
-
 class ClassifierCheckpointError(ValueError):
     """A classifier checkpoint that is missing, unreadable or incomplete; names the file."""
 
@@ -527,15 +513,8 @@ class FaultClassifierModule(L.LightningModule):
                 if demand is not None:
                     dem = torch.from_numpy(np.ascontiguousarray(demand, dtype=np.float32))
                     dem = dem.to(self.device)  # (B, W, H)
-                prob, embedding, fault_class, dim_scores = self.verdict(x, cnt, dem)
-                prob_np = prob.cpu().numpy()
-                return ClassifierOutput(
-                    host_prob=prob_np,
-                    host_flags=prob_np >= float(self.threshold),
-                    embedding=embedding.cpu().numpy(),
-                    fault_class=fault_class.cpu().numpy(),
-                    dim_scores=dim_scores.cpu().numpy(),
-                )
+                verdict = (t.cpu().numpy() for t in self.verdict(x, cnt, dem))
+                return _output(*verdict, threshold=float(self.threshold))
         finally:
             if was_training:
                 self.train()
@@ -583,8 +562,9 @@ class WindowPredictor:
             torch.zeros(1, hp.window, hp.n_hosts),  # demand (1, W, H)
         )
         self.classifier = classifier  # its input checks; the weights are the graph's
+        # Unread channels are passed and ignored, so every classifier exports alike.
         self.graph = OnnxGraph(
-            _VerdictPass(classifier).eval(), example, ("window", "containers", "demand")
+            classifier.eval(), example, ("window", "containers", "demand"), method="verdict"
         )
         self.threshold = float(classifier.threshold)
 
@@ -596,15 +576,27 @@ class WindowPredictor:
     ) -> ClassifierOutput:
         window, cnt, dem = self.classifier._checked_window(window, containers, demand)
         unread = np.zeros((1, *window.shape[:2]), np.float32)  # (1, W, H), ignored
-        prob, embedding, fault_class, dim_scores = self.graph(
+        verdict = self.graph(
             window=window[None],
             containers=unread if cnt is None else cnt,
             demand=unread if dem is None else dem,
         )
-        return ClassifierOutput(
-            host_prob=prob[0],
-            host_flags=prob[0] >= self.threshold,
-            embedding=embedding[0],
-            fault_class=fault_class[0],
-            dim_scores=dim_scores[0],
-        )
+        return _output(*(a[0] for a in verdict), threshold=self.threshold)
+
+
+def _output(
+    prob: np.ndarray,
+    embedding: np.ndarray,
+    fault_class: np.ndarray,
+    dim_scores: np.ndarray,
+    threshold: float,
+) -> ClassifierOutput:
+    """`FaultClassifierModule.verdict`'s four arrays (any leading axes) as a ClassifierOutput,
+    hosts flagged where the probability reaches the validation-chosen threshold."""
+    return ClassifierOutput(
+        host_prob=prob,
+        host_flags=prob >= threshold,
+        embedding=embedding,
+        fault_class=fault_class,
+        dim_scores=dim_scores,
+    )

@@ -108,7 +108,7 @@ class GanMigratorModule(L.LightningModule):
             ("x", "movable"),
         )
         judge = OnnxGraph(
-            _JudgePass(self.discriminator).eval(),
+            self.discriminator.eval(),
             (
                 torch.zeros(h, e),  # fault embeddings (H, e)
                 torch.zeros(c, dtype=torch.int64),  # proposal (C,)
@@ -116,6 +116,7 @@ class GanMigratorModule(L.LightningModule):
                 torch.zeros(h),  # CPU load (H,)
             ),
             ("embedding", "proposal", "placements", "load"),
+            method="judge_moves",
         )
         self._graphs = (generator, judge)
 
@@ -341,16 +342,3 @@ class GanMigratorModule(L.LightningModule):
             run_id = getattr(logger, "run_id", None)
             if run_id is not None and hasattr(logger.experiment, "log_artifact"):
                 logger.experiment.log_artifact(run_id, str(path), "gan")
-
-
-class _JudgePass(torch.nn.Module):
-    """`Discriminator.judge_moves` as a module's forward, for exporting it."""
-
-    def __init__(self, discriminator: Discriminator) -> None:
-        super().__init__()
-        self.discriminator = discriminator
-
-    def forward(
-        self, e: torch.Tensor, proposal: torch.Tensor, placements: torch.Tensor, load: torch.Tensor
-    ) -> torch.Tensor:
-        return self.discriminator.judge_moves(e, proposal, placements, load)
