@@ -29,6 +29,7 @@ import atexit
 import logging
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,23 @@ class _Counters:
     rx: int
     tx: int
     blk_delay_s: dict[int, float]  # per pid: a task's delay leaves with it, so deltas are per pid
+
+
+def _cgroup_counters(file: Callable[[str, str], Path], rx: int, tx: int) -> _Counters:
+    """A pod's or a fault container's cumulative counters from its cgroup v1 files
+    (`file(controller, name)`), with its network bytes as measured by the caller."""
+    mem = pm.memory_stat(file("memory", "memory.stat"))
+    rd, wr = pm.blkio_bytes(file("blkio", "blkio.throttle.io_service_bytes_recursive"))
+    return _Counters(
+        cpu_ns=pm.read_int(file("cpuacct", "cpuacct.usage")),
+        rss=mem.get("total_rss", 0) + mem.get("total_rss_huge", 0),
+        swap=mem.get("total_swap", 0),
+        rd=rd,
+        wr=wr,
+        rx=rx,
+        tx=tx,
+        blk_delay_s=pm.blkio_delay_s(file("cpuacct", "")),
+    )
 
 
 class TestbedBackend:
@@ -548,39 +566,16 @@ class TestbedBackend:
     # ---- measurement ---------------------------------------------------------------------
 
     def _host_counters(self, h: int) -> _Counters:
-        pod = self._pods[h]
-        mem = pm.memory_stat(pod.file("memory", "memory.stat"))
-        rd, wr = pm.blkio_bytes(pod.file("blkio", "blkio.throttle.io_service_bytes_recursive"))
         pid = 0 if self._down[h] else self._infra[h]
         rx, tx = pm.net_bytes(pid) if pid > 0 else (0, 0)
-        return _Counters(
-            cpu_ns=pm.read_int(pod.file("cpuacct", "cpuacct.usage")),
-            rss=mem.get("total_rss", 0) + mem.get("total_rss_huge", 0),
-            swap=mem.get("total_swap", 0),
-            rd=rd,
-            wr=wr,
-            rx=rx,
-            tx=tx,
-            blk_delay_s=pm.blkio_delay_s(pod.file("cpuacct", "")),
-        )
+        return _cgroup_counters(self._pods[h].file, rx, tx)
 
     def _fault_counters(self, h: int) -> _Counters | None:
         f = self._fault_ctr[h]
         if f is None or not Path(f"/proc/{f.pid}").exists():
             return None
-        mem = pm.memory_stat(f.file("memory", "memory.stat"))
-        rd, wr = pm.blkio_bytes(f.file("blkio", "blkio.throttle.io_service_bytes_recursive"))
         _, sent = f.worker_stats()
-        return _Counters(
-            cpu_ns=pm.read_int(f.file("cpuacct", "cpuacct.usage")),
-            rss=mem.get("total_rss", 0) + mem.get("total_rss_huge", 0),
-            swap=mem.get("total_swap", 0),
-            rd=rd,
-            wr=wr,
-            rx=0,
-            tx=sent,
-            blk_delay_s=pm.blkio_delay_s(f.file("cpuacct", "")),
-        )
+        return _cgroup_counters(f.file, 0, sent)  # a flood only sends
 
     def _fractions(self, h: int, a: _Counters, b: _Counters, elapsed: float) -> dict[str, float]:
         """Every METRICS column of host h over [a, b], as fractions of the emulated capacity."""
